@@ -1,0 +1,192 @@
+"""Every error imagegate raises, with a stable code, an HTTP status and an OpenAI envelope.
+
+    ImagegateError                  (UNKNOWN, 500)
+    ├── InvalidRequest              (INVALID_PARAMS, 400)  param names the field
+    │   └── InvalidModel            (INVALID_MODEL, 404)   unknown model id
+    ├── NotInstalled                (PROVIDER_NOT_INSTALLED, 404)
+    ├── AuthError                   (401)
+    │   ├── AuthRequired            (AUTH_REQUIRED)
+    │   ├── AuthInvalid             (AUTH_INVALID)
+    │   └── AuthExpired             (AUTH_EXPIRED)
+    ├── PermissionDenied            (PERMISSION_DENIED, 403)
+    ├── RateLimited                 (RATE_LIMITED, 429)    retry_after in seconds when known
+    │   └── QuotaExceeded           (QUOTA_EXCEEDED, 429)
+    ├── ProviderError               (PROVIDER_ERROR, 502)  transient=True for 5xx / network
+    │   └── ProviderUnreachable     (PROVIDER_UNREACHABLE, 502)
+    ├── GenerationFailed            (GENERATION_FAILED, 500) the provider tried and gave up
+    ├── Timeout                     (TIMEOUT, 504)
+    └── Cancelled                   (CANCELLED, 499)
+
+Messages say what went wrong and what to do next, and never contain a token: the core
+scrubs every token it handed out from messages before they leave it (see `redact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthError",
+    "AuthExpired",
+    "AuthInvalid",
+    "AuthRequired",
+    "Cancelled",
+    "GenerationFailed",
+    "ImagegateError",
+    "InvalidModel",
+    "InvalidRequest",
+    "NotInstalled",
+    "PermissionDenied",
+    "ProviderError",
+    "ProviderUnreachable",
+    "QuotaExceeded",
+    "RateLimited",
+    "Timeout",
+    "redact",
+]
+
+
+class ImagegateError(Exception):
+    """Base of every imagegate error; `code` is stable, `status` is the HTTP status."""
+
+    code: ClassVar[str] = "UNKNOWN"
+    status: ClassVar[int] = 500
+    openai_type: ClassVar[str] = "server_error"
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.param = param
+        self.retry_after = retry_after
+        if transient is not None:
+            self.transient = transient
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI error envelope: {"error": {"message", "type", "param", "code"}}."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.openai_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def redacted(self, secrets: Iterable[str]) -> ImagegateError:
+        """This error with every secret scrubbed from its message (in place, returned)."""
+        self.message = redact(self.message, secrets)
+        self.args = (self.message,)
+        return self
+
+
+class InvalidRequest(ImagegateError):
+    code = "INVALID_PARAMS"
+    status = 400
+    openai_type = "invalid_request_error"
+
+
+class InvalidModel(InvalidRequest):
+    code = "INVALID_MODEL"
+    status = 404
+
+
+class NotInstalled(InvalidModel):
+    """The model's prefix belongs to a provider whose plugin is not installed."""
+
+    code = "PROVIDER_NOT_INSTALLED"
+
+
+class AuthError(ImagegateError):
+    code = "AUTH_INVALID"
+    status = 401
+    openai_type = "authentication_error"
+
+
+class AuthRequired(AuthError):
+    code = "AUTH_REQUIRED"
+
+
+class AuthInvalid(AuthError):
+    code = "AUTH_INVALID"
+
+
+class AuthExpired(AuthError):
+    code = "AUTH_EXPIRED"
+
+
+class PermissionDenied(ImagegateError):
+    code = "PERMISSION_DENIED"
+    status = 403
+    openai_type = "permission_error"
+
+
+class RateLimited(ImagegateError):
+    """Too many requests: worth retrying later, or with another token."""
+
+    code = "RATE_LIMITED"
+    status = 429
+    openai_type = "rate_limit_error"
+    transient = True
+
+
+class QuotaExceeded(RateLimited):
+    """The token's quota is spent: not retried with it before 00:00 UTC."""
+
+    code = "QUOTA_EXCEEDED"
+    openai_type = "insufficient_quota"
+    transient = False
+
+
+class ProviderError(ImagegateError):
+    """The provider answered with an error or with something the protocol does not allow."""
+
+    code = "PROVIDER_ERROR"
+    status = 502
+    openai_type = "api_error"
+
+
+class ProviderUnreachable(ProviderError):
+    code = "PROVIDER_UNREACHABLE"
+    transient = True
+
+
+class GenerationFailed(ImagegateError):
+    """The provider accepted the job but could not make the image (filter, failed task)."""
+
+    code = "GENERATION_FAILED"
+    status = 500
+
+
+class Timeout(ImagegateError):
+    code = "TIMEOUT"
+    status = 504
+    openai_type = "timeout_error"
+
+
+class Cancelled(ImagegateError):
+    code = "CANCELLED"
+    status = 499
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every non-trivial secret replaced by `***`."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,51 @@
+"""The three hooks a provider plugin implements. Markers are `imagegate.hookimpl`.
+
+An implementation may accept fewer arguments than the spec (pluggy passes only those it
+names), so a spec can grow without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .context import GenerateContext
+    from .models import Model
+    from .request import ImageRequest, Problem
+    from .results import GeneratedImage
+
+hookspec = pluggy.HookspecMarker("imagegate")
+hookimpl = pluggy.HookimplMarker("imagegate")
+
+
+@hookspec
+def list_models() -> Iterable[Model]:
+    """Return the models this plugin serves, each carrying its `Provider`.
+
+    Called on every plugin; cheap and offline (no network, no heavy imports).
+    """
+
+
+@hookspec
+def validate(request: ImageRequest, model: Model) -> Iterable[Problem] | None:
+    """Return the problems found in `request` for `model`; empty or None when it is fine.
+
+    Called on every plugin, for every model, after defaults are filled in, so policy
+    plugins can add rules. Never receives credentials.
+    """
+
+
+@hookspec
+def generate(
+    request: ImageRequest, model: Model, token: str | None, context: GenerateContext
+) -> Awaitable[list[GeneratedImage]] | list[GeneratedImage] | None:
+    """Make `request.n` images with `model` and return them (url or bytes each).
+
+    Called only on the plugin that owns `model`. `request` is resolved: width, height, seed,
+    steps and guidance are filled in (None when the model takes no such value). `token` is
+    this provider's token (None when anonymous). Raise `imagegate.errors` exceptions;
+    the core retries transient ones, rotates tokens on quota, and enforces the deadline.
+    """

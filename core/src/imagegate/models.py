@@ -1,0 +1,115 @@
+"""What a provider plugin declares: its `Provider` and the `Model`s it serves.
+
+These are plain data, written straight from the spec's tables; the core derives defaults,
+validation ranges and routing from them, so a plugin never repeats that logic.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+__all__ = ["Capabilities", "FloatRange", "IntRange", "Model", "Provider"]
+
+AuthMode = Literal["required", "optional", "none"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IntRange(_Frozen):
+    """An inclusive integer range with the value used when the caller gives none."""
+
+    min: int
+    max: int
+    default: int
+
+    def __str__(self) -> str:
+        return f"{self.min}-{self.max} (default {self.default})"
+
+
+class FloatRange(_Frozen):
+    """An inclusive float range with the value used when the caller gives none."""
+
+    min: float
+    max: float
+    default: float
+
+    def __str__(self) -> str:
+        return f"{self.min:g}-{self.max:g} (default {self.default:g})"
+
+
+class Capabilities(_Frozen):
+    """What a model accepts. `None` for steps/guidance means the model takes no such value."""
+
+    negative_prompt: bool = False
+    steps: IntRange | None = None
+    guidance: FloatRange | None = None
+    seed: bool = True
+    min_side: int = 256
+    max_side: int = 2048
+    default_size: str = "1024x1024"
+    aspect_ratios: tuple[str, ...] | None = None
+    """Set when the model takes an aspect ratio instead of a pixel size (qwen-image-fast)."""
+    max_images_per_call: int = 1
+    """How many images one provider call can return; the core fans `n` out beyond that."""
+
+
+class Provider(_Frozen):
+    """A service that generates images; one plugin declares one provider."""
+
+    id: str
+    """Stable id: `a4f`, `gitee`, `huggingface`, `modelscope`."""
+    display_name: str
+    model_prefix: str
+    """Prefix of full model ids: `gitee` in `gitee/z-image-turbo`."""
+    auth_prefix: str
+    """Prefix of a token meant for this provider: `gitee` in `Bearer gitee:<token>`."""
+    auth: AuthMode = "required"
+    image_format: str = "png"
+    base_url: str | None = None
+    """The real service's base URL; `IMAGEGATE_<ID>_BASE_URL` overrides it."""
+    key_url: str | None = None
+    docs_url: str | None = None
+    extra_token_env: tuple[str, ...] = ()
+    """Environment variables read after `IMAGEGATE_<ID>_TOKEN` (HuggingFace: `HF_TOKEN`)."""
+    distribution: str | None = None
+    """The distribution that ships the plugin, for install hints: `imagegate-gitee`."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def token_env(self) -> tuple[str, ...]:
+        """The environment variables a token is read from, first match wins."""
+        return (f"IMAGEGATE_{self._env_name}_TOKEN", *self.extra_token_env)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def base_url_env(self) -> str:
+        return f"IMAGEGATE_{self._env_name}_BASE_URL"
+
+    @property
+    def _env_name(self) -> str:
+        return self.id.upper().replace("-", "_")
+
+
+class Model(_Frozen):
+    """One model of one provider. `id` is the provider's own id (`Qwen/Qwen-Image-2512`)."""
+
+    id: str
+    display_name: str
+    provider: Provider
+    aliases: tuple[str, ...] = ()
+    """Short names within the provider's prefix: `flux-2` for `ms/flux-2`."""
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    description: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def full_id(self) -> str:
+        """The id with its provider prefix: `ms/Qwen/Qwen-Image-2512`."""
+        return f"{self.provider.model_prefix}/{self.id}"
+
+    def __str__(self) -> str:
+        return self.full_id

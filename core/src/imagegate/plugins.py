@@ -1,0 +1,94 @@
+"""The plugin manager: built-in plugins, entry points of group `imagegate`, loaded once."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pluggy
+
+from . import hookspecs
+
+__all__ = ["PluginInfo", "get_plugin_manager", "new_plugin_manager", "plugin_info", "register"]
+
+ENTRY_POINT_GROUP = "imagegate"
+BUILTIN_PLUGINS = ("imagegate.validation",)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a plugin came from: its name, and its distribution when installed."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+
+
+_manager: pluggy.PluginManager | None = None
+_info: dict[int, PluginInfo] = {}
+
+
+def new_plugin_manager(
+    plugins: Iterable[object] = (), *, entry_points: bool = False
+) -> pluggy.PluginManager:
+    """A manager with the built-in plugins, `plugins`, and optionally the installed ones."""
+    pm = pluggy.PluginManager("imagegate")
+    pm.add_hookspecs(hookspecs)
+    for dotted in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(dotted), name=dotted)
+    for plugin in plugins:
+        pm.register(plugin)
+    if entry_points:
+        _load_entry_points(pm)
+    if os.environ.get("IMAGEGATE_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide manager, with installed plugins loaded on first use."""
+    global _manager
+    if _manager is None:
+        _manager = new_plugin_manager(entry_points=True)
+    return _manager
+
+
+def register(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object (a module or an instance) with the process-wide manager."""
+    get_plugin_manager().register(plugin, name=name)
+
+
+def plugin_info(plugin: object) -> PluginInfo:
+    return _info.get(id(plugin), PluginInfo(name=getattr(plugin, "__name__", repr(plugin))))
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    from importlib.metadata import entry_points
+
+    allowed = os.environ.get("IMAGEGATE_LOAD_PLUGINS")
+    wanted = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and entry_point.name not in wanted:
+            continue
+        if pm.get_plugin(entry_point.name) is not None:
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # one broken plugin must not break the others
+            print(
+                f"imagegate: warning: plugin {entry_point.name!r} failed to load "
+                f"({type(exc).__name__}: {exc}); continuing without it",
+                file=sys.stderr,
+            )
+            continue
+        pm.register(plugin, name=entry_point.name)
+        dist = entry_point.dist
+        _info[id(plugin)] = PluginInfo(
+            name=entry_point.name,
+            distribution=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+        )

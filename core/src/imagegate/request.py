@@ -1,0 +1,161 @@
+"""The request a caller makes, and the problems validation finds in it.
+
+An `ImageRequest` arrives with only what the caller chose. The core resolves it against the
+model (see `imagegate.resolve`): fills `width`/`height` from `size`, defaults for steps and
+guidance, a seed, and the `n` of one provider call. That resolved copy is what a plugin's
+`generate` receives, so plugins read values, never defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidRequest
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "MAX_PROMPT_LENGTH",
+    "MAX_SEED",
+    "ImageRequest",
+    "Problem",
+    "build_request",
+    "parse_size",
+]
+
+MAX_PROMPT_LENGTH = 4000
+MAX_SEED = 2**31 - 1
+MAX_N = 10
+
+# Pixel sizes used when a caller asks for an aspect ratio (about one megapixel each).
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "4:3": (1152, 864),
+    "3:4": (864, 1152),
+    "3:2": (1152, 768),
+    "2:3": (768, 1152),
+    "16:9": (1280, 720),
+    "9:16": (720, 1280),
+}
+
+_PIXELS = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
+_RATIO = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{1,2})\s*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: the field it concerns and what to do about it."""
+
+    param: str
+    message: str
+
+
+class ImageRequest(BaseModel):
+    """An image-generation request. Unset values are filled from the model's capabilities."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    prompt: str
+    model: str | None = None
+    negative_prompt: str | None = None
+    size: str | None = None
+    """`WxH` in pixels, or an aspect ratio from `ASPECT_RATIOS` (`16:9`)."""
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    aspect_ratio: str | None = None
+    """Set when the caller asked for a ratio; models that take ratios read it."""
+    steps: int | None = Field(
+        default=None, validation_alias=AliasChoices("steps", "num_inference_steps")
+    )
+    guidance_scale: float | None = Field(
+        default=None, validation_alias=AliasChoices("guidance_scale", "cfg_scale", "guidance")
+    )
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    n: int = Field(default=1, ge=1, le=MAX_N)
+    response_format: Literal["url", "b64_json"] = "url"
+    quality: str | None = None
+    """OpenAI's quality: `hd`/`high` asks for more steps when none are given."""
+    style: str | None = None
+    user: str | None = None
+    """OpenAI's end-user id: accepted for compatibility, never sent to a provider."""
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_is_usable(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("prompt must not be empty or only whitespace")
+        if len(prompt) > MAX_PROMPT_LENGTH:
+            raise ValueError(
+                f"prompt is {len(prompt)} characters; at most {MAX_PROMPT_LENGTH} are allowed"
+            )
+        return prompt
+
+    @field_validator("size")
+    @classmethod
+    def _size_is_parseable(cls, size: str | None) -> str | None:
+        if size is None or not size.strip():
+            return None
+        parse_size(size)
+        return size.strip()
+
+    @field_validator("aspect_ratio")
+    @classmethod
+    def _ratio_is_known(cls, ratio: str | None) -> str | None:
+        if ratio is None:
+            return None
+        _, _, canonical = _parse_ratio(ratio)
+        return canonical
+
+
+def parse_size(size: str) -> tuple[int, int, str | None]:
+    """`(width, height, ratio)` for `1024x768` or `16:9`; ratio is None for pixel sizes."""
+    if match := _PIXELS.match(size):
+        return int(match[1]), int(match[2]), None
+    if _RATIO.match(size):
+        return _parse_ratio(size)
+    allowed = ", ".join(ASPECT_RATIOS)
+    raise ValueError(f"size {size!r} is neither WxH (e.g. 1024x1024) nor a ratio ({allowed})")
+
+
+def _parse_ratio(text: str) -> tuple[int, int, str]:
+    match = _RATIO.match(text)
+    canonical = f"{match[1]}:{match[2]}" if match else text
+    if canonical not in ASPECT_RATIOS:
+        raise ValueError(
+            f"aspect ratio {text!r} is not one of {', '.join(ASPECT_RATIOS)}; "
+            "give a pixel size WxH instead"
+        )
+    width, height = ASPECT_RATIOS[canonical]
+    return width, height, canonical
+
+
+def build_request(prompt: str | ImageRequest, **params: Any) -> ImageRequest:
+    """An `ImageRequest` from keyword arguments, or `InvalidRequest` naming the bad field."""
+    params = {key: value for key, value in params.items() if value is not None}
+    try:
+        if isinstance(prompt, ImageRequest):
+            return ImageRequest.model_validate({**prompt.model_dump(exclude_none=True), **params})
+        return ImageRequest.model_validate({"prompt": prompt, **params})
+    except ValidationError as exc:
+        raise invalid_request_from(exc) from None
+
+
+def invalid_request_from(exc: ValidationError) -> InvalidRequest:
+    """The first pydantic error as an `InvalidRequest` with `param` set to the field."""
+    error = exc.errors(include_url=False)[0]
+    param = ".".join(str(part) for part in error["loc"]) or "request"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown field {param!r}; allowed: {', '.join(_public_fields())}"
+    elif error["type"] == "literal_error":
+        message = f"{param}: {message}"
+    elif not message.startswith(param):
+        message = f"{param}: {message} (got {error.get('input')!r})"
+    return InvalidRequest(message, param=param)
+
+
+def _public_fields() -> list[str]:
+    return [name for name in ImageRequest.model_fields if name not in {"aspect_ratio"}]

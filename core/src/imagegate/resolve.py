@@ -1,0 +1,65 @@
+"""Fill a request in from the model's capabilities, and say what the model cannot take.
+
+A value the model does not support is dropped with a warning carried in the result, never
+silently; a value out of range is left for validation to reject.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .models import Model
+from .request import MAX_SEED, ImageRequest, parse_size
+
+__all__ = ["resolve_request"]
+
+_HD_STEPS = 30
+
+
+def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, list[str]]:
+    """The request with every value the provider needs set, and the warnings it produced."""
+    caps = model.capabilities
+    warnings: list[str] = []
+    changes: dict[str, object] = {"model": model.full_id}
+
+    def drop(field: str, why: str) -> None:
+        changes[field] = None
+        warnings.append(f"{field} ignored: {model.full_id} {why}")
+
+    width, height, ratio = _dimensions(request, caps.default_size)
+    changes.update(width=width, height=height, aspect_ratio=ratio)
+
+    if caps.steps is None:
+        if request.steps is not None:
+            drop("steps", "has no steps setting")
+    elif request.steps is None:
+        wants_hd = (request.quality or "").lower() in {"hd", "high"}
+        changes["steps"] = min(_HD_STEPS, caps.steps.max) if wants_hd else caps.steps.default
+
+    if caps.guidance is None:
+        if request.guidance_scale is not None:
+            drop("guidance_scale", "has no guidance setting")
+    elif request.guidance_scale is None:
+        changes["guidance_scale"] = caps.guidance.default
+
+    if not caps.negative_prompt and request.negative_prompt:
+        drop("negative_prompt", "does not support a negative prompt")
+
+    if not caps.seed:
+        if request.seed is not None:
+            drop("seed", "does not accept a seed")
+    elif request.seed is None:
+        changes["seed"] = random.randint(0, MAX_SEED)
+
+    if request.style:
+        drop("style", "has no style setting")
+    return request.model_copy(update=changes), warnings
+
+
+def _dimensions(request: ImageRequest, default_size: str) -> tuple[int, int, str | None]:
+    if request.size:
+        return parse_size(request.size)
+    if request.aspect_ratio:
+        return parse_size(request.aspect_ratio)
+    default_w, default_h, _ = parse_size(default_size)
+    return request.width or default_w, request.height or default_h, None

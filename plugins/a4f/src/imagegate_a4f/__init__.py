@@ -1,0 +1,1 @@
+"""imagegate provider plugin for a4f (being built)."""

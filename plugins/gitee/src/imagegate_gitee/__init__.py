@@ -1,0 +1,1 @@
+"""imagegate provider plugin for gitee (being built)."""

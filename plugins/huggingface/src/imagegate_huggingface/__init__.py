@@ -1,0 +1,1 @@
+"""imagegate provider plugin for huggingface (being built)."""

@@ -1,0 +1,1 @@
+"""imagegate provider plugin for modelscope (being built)."""
