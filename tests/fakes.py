@@ -23,11 +23,18 @@ def png_bytes(width: int = 8, height: int = 8, shade: int = 0) -> bytes:
     """A real, complete PNG of the given size, filled with one grey shade."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     rows = b"".join(b"\x00" + bytes([shade % 256]) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 class FakePlugin:
@@ -75,3 +82,7 @@ class FakePlugin:
             GeneratedImage(data=png_bytes(8, 8, (request.seed or 0) + i), seed=request.seed)
             for i in range(request.n)
         ]
+
+
+plugin = FakePlugin()
+"""A module-level instance, for `IMAGEGATE_PLUGINS=tests.fakes:plugin` in subprocess tests."""

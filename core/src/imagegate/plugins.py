@@ -1,4 +1,9 @@
-"""The plugin manager: built-in plugins, entry points of group `imagegate`, loaded once."""
+"""The plugin manager: built-in plugins, entry points of group `imagegate`, loaded once.
+
+`IMAGEGATE_LOAD_PLUGINS=a,b` limits which entry points load (empty: none);
+`IMAGEGATE_PLUGINS=pkg.module,pkg.other:obj` registers extra plugins by import path;
+`IMAGEGATE_TRACE_PLUGINS=1` prints every hook call to stderr.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ def new_plugin_manager(
         pm.register(plugin)
     if entry_points:
         _load_entry_points(pm)
+        _load_named_plugins(pm, os.environ.get("IMAGEGATE_PLUGINS", ""))
     if os.environ.get("IMAGEGATE_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
         pm.enable_tracing()
@@ -66,6 +72,31 @@ def plugin_info(plugin: object) -> PluginInfo:
     return _info.get(id(plugin), PluginInfo(name=getattr(plugin, "__name__", repr(plugin))))
 
 
+def _load_named_plugins(pm: pluggy.PluginManager, spec: str) -> None:
+    """Register `module` or `module:attribute` plugins named in IMAGEGATE_PLUGINS, so a
+    plugin can be tried (or tested in a subprocess) before it is packaged."""
+    for name in (part.strip() for part in spec.split(",")):
+        if not name or pm.has_plugin(name):
+            continue
+        module_name, _, attribute = name.partition(":")
+        try:
+            plugin = importlib.import_module(module_name)
+            if attribute:
+                plugin = getattr(plugin, attribute)
+        except Exception as exc:
+            _warn_failed(name, exc)
+            continue
+        pm.register(plugin, name=name)
+
+
+def _warn_failed(name: str, exc: Exception) -> None:
+    print(
+        f"imagegate: warning: plugin {name!r} failed to load "
+        f"({type(exc).__name__}: {exc}); continuing without it",
+        file=sys.stderr,
+    )
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     from importlib.metadata import entry_points
 
@@ -79,11 +110,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         try:
             plugin = entry_point.load()
         except Exception as exc:  # one broken plugin must not break the others
-            print(
-                f"imagegate: warning: plugin {entry_point.name!r} failed to load "
-                f"({type(exc).__name__}: {exc}); continuing without it",
-                file=sys.stderr,
-            )
+            _warn_failed(entry_point.name, exc)
             continue
         pm.register(plugin, name=entry_point.name)
         dist = entry_point.dist
