@@ -1,0 +1,204 @@
+"""The routes: OpenAI's image generation and model list, over one shared `Gate`.
+
+The hot path is lean on purpose: the body is read once with a cap, validated by pydantic-core
+straight from bytes, handed to the core, and the answer written as pre-serialized JSON; no
+per-request plugin discovery, client or validation of the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagegate import Gate, ImageResult, __version__
+from imagegate.catalog import DEFAULT_MODEL
+from imagegate.errors import InvalidModel
+
+from .auth import caller_tokens
+from .errors import install_handlers, invalid_body, plain_error
+from .limits import ClientGone, read_body, unless_disconnected
+from .logs import RequestLogMiddleware
+from .media import MediaStore
+from .models_view import model_entry
+from .schemas import GenerationBody
+
+__all__ = ["create_app"]
+
+MAX_BODY = 64 * 1024
+"""Bytes; a 4000-character prompt in any script fits several times over."""
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(data, status_code=status, media_type="application/json")
+
+
+def create_app(
+    gate: Gate | None = None,
+    *,
+    api_key: str | None = None,
+    timeout: float = 300.0,
+    max_body: int = MAX_BODY,
+    public_url: str | None = None,
+    media: MediaStore | None = None,
+) -> FastAPI:
+    """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
+
+    `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
+    deadline of one generation in seconds; `public_url` is the base of `url` answers for
+    images held by this server (default: the address the request came to).
+    """
+    if api_key is None:
+        api_key = os.environ.get("IMAGEGATE_API_KEY") or None
+    own_gate = gate is None
+    if gate is None:
+        gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
+    store = media or MediaStore()
+    files_base = public_url.rstrip("/") if public_url else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        try:
+            yield
+        finally:
+            if own_gate:
+                await gate.aclose()
+
+    app = FastAPI(
+        title="imagegate",
+        version=__version__,
+        summary="OpenAI-compatible image generation over many providers",
+        lifespan=lifespan,
+    )
+    app.state.gate = gate
+    app.state.media = store
+    install_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    models_cache: dict[int, tuple[object, bytes]] = {}
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/health")
+    async def health() -> Response:
+        """Liveness, with the providers and model count this server offers."""
+        catalog = gate.catalog
+        return json_response(
+            {
+                "status": "ok",
+                "version": __version__,
+                "providers": sorted(catalog.providers),
+                "models": len(catalog),
+                "protected": api_key is not None,
+            }
+        )
+
+    @app.post(
+        "/v1/images/generations",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": GenerationBody.model_json_schema()}},
+            }
+        },
+    )
+    async def generations(request: Request) -> Response:
+        """Generate `n` images; OpenAI's body plus the spec's extensions at the top level."""
+        tokens = caller_tokens(request, api_key)
+        raw = await read_body(request, max_body)
+        try:
+            body = GenerationBody.model_validate_json(raw)
+        except ValidationError as exc:
+            raise invalid_body(exc) from None
+        request.state.model = body.model or DEFAULT_MODEL
+        params, warnings = body.generate_kwargs()
+        prompt = params.pop("prompt")
+        try:
+            result = await unless_disconnected(
+                request, gate.agenerate(prompt, token=tokens, timeout=timeout, **params)
+            )
+        except ClientGone:
+            return Response(status_code=499)
+        request.state.model = result.model
+        base = files_base or str(request.base_url).rstrip("/")
+        return json_response(await _render(result, warnings, store, base))
+
+    @app.get("/v1/images/files/{name}")
+    async def image_file(name: str) -> Response:
+        """An image this server holds for a `url` answer (unguessable id, expires)."""
+        item = store.get(name)
+        if item is None:
+            return plain_error(
+                404,
+                "no such image: it expired or was never here; generate it again",
+                type_="not_found_error",
+                code="NOT_FOUND",
+            )
+        return Response(
+            item.data,
+            media_type=item.mime_type,
+            headers={"Cache-Control": "private, max-age=3600"},
+        )
+
+    @app.get("/v1/models")
+    async def list_models(request: Request) -> Response:
+        """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
+        caller_tokens(request, api_key)
+        catalog = gate.catalog
+        cached = models_cache.get(id(catalog))
+        if cached is None or cached[0] is not catalog:
+            data = {"object": "list", "data": [model_entry(m) for m in catalog]}
+            cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
+            models_cache.clear()
+            models_cache[id(catalog)] = cached
+        return Response(cached[1], media_type="application/json")
+
+    @app.get("/v1/models/{model_id:path}")
+    async def get_model(request: Request, model_id: str) -> Response:
+        """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""
+        caller_tokens(request, api_key)
+        if not model_id.strip():
+            raise InvalidModel("give a model id: GET /v1/models/<id>", param="model")
+        return json_response(model_entry(gate.get_model(model_id)))
+
+    return app
+
+
+async def _render(
+    result: ImageResult, warnings: list[str], store: MediaStore, base: str
+) -> dict[str, Any]:
+    data = []
+    as_b64 = result.request.response_format == "b64_json"
+    for image in result.images:
+        item: dict[str, Any] = {}
+        if as_b64:
+            item["b64_json"] = base64.b64encode(image.data or await image.aread()).decode()
+        elif image.url:
+            item["url"] = image.url
+        else:
+            item["url"] = f"{base}/v1/images/files/{store.put(image.data or b'', image.mime_type)}"
+        item["seed"] = image.seed
+        revised = image.metadata.get("revised_prompt")
+        if revised:
+            item["revised_prompt"] = revised
+        data.append(item)
+    body: dict[str, Any] = {
+        "created": result.created,
+        "data": data,
+        "model": result.model,
+        "provider": result.provider,
+    }
+    all_warnings = [*warnings, *result.warnings]
+    if all_warnings:
+        body["warnings"] = all_warnings
+    return body

@@ -1,0 +1,76 @@
+"""Limits on one request: the body size, and giving up when the caller has gone.
+
+The overall deadline is the core's (`timeout=` to `agenerate`); here the body is read with
+a cap before anything is parsed, and the generation runs as a task that is cancelled the
+moment the client disconnects, so an abandoned request stops costing provider quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from imagegate.errors import InvalidRequest
+
+__all__ = ["ClientGone", "read_body", "unless_disconnected"]
+
+T = TypeVar("T")
+
+
+class ClientGone(Exception):
+    """The client disconnected before the answer was ready."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or a 400 once it grows past `limit` bytes (checked as it streams)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    if declared is not None and declared.isdigit():
+        body = await request.body()
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> InvalidRequest:
+    return InvalidRequest(f"the request body is larger than {limit // 1024} KB", param=None)
+
+
+async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`; cancel it and raise ClientGone if the client disconnects first.
+
+    Once the body is read, the next ASGI message can only be `http.disconnect`, so one
+    pending `receive()` watches the connection without polling.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientGone
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,36 @@
+"""Models as OpenAI's `/v1/models` lists them, with imagegate's facts as extension fields.
+
+One entry per model, under its full id (`ms/black-forest-labs/FLUX.2-dev`); the short names
+that also work (`ms/flux-2`, bare `flux-1-schnell` for HuggingFace) are in `aliases`, so a
+model picker shows each model once.
+"""
+
+from __future__ import annotations
+
+from imagegate.catalog import BARE_PREFIX
+from imagegate.models import Model
+
+__all__ = ["CREATED", "model_entry"]
+
+CREATED = 1700000000
+"""OpenAI lists a creation time; providers publish none, so a fixed one (as the reference)."""
+
+
+def model_entry(model: Model) -> dict:
+    provider = model.provider
+    prefix = provider.model_prefix
+    aliases = [f"{prefix}/{alias}" for alias in model.aliases]
+    if prefix == BARE_PREFIX:
+        aliases += [model.id, *model.aliases]
+    return {
+        "id": model.full_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": provider.id,
+        "display_name": model.display_name,
+        "provider": provider.display_name,
+        "aliases": aliases,
+        "auth": provider.auth,
+        "image_format": provider.image_format,
+        "capabilities": model.capabilities.model_dump(mode="json"),
+    }
