@@ -346,6 +346,14 @@ class Gate:
                 images = await images
         except (ImagegateError, asyncio.CancelledError):
             raise
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.NetworkError) as exc:
+            # the aiohttp transport reports a refused connection as ConnectTimeout
+            raise ProviderUnreachable(
+                f"cannot reach {provider.display_name} at {_host(context.base_url)} "
+                f"({type(exc.__cause__ or exc).__name__}); check your network, "
+                f"or {provider.base_url_env}",
+                provider=provider.id,
+            ) from None
         except httpx.TimeoutException:
             raise Timeout(
                 f"{provider.display_name} did not answer in time ({_host(context.base_url)})",
@@ -354,8 +362,8 @@ class Gate:
             ) from None
         except httpx.TransportError as exc:
             raise ProviderUnreachable(
-                f"cannot reach {provider.display_name} at {_host(context.base_url)} "
-                f"({type(exc).__name__}); check your network, or {provider.base_url_env}",
+                f"{provider.display_name} at {_host(context.base_url)} failed mid-request "
+                f"({type(exc.__cause__ or exc).__name__})",
                 provider=provider.id,
             ) from None
         except Exception as exc:

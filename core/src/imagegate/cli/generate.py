@@ -1,0 +1,215 @@
+"""`imagegate generate`: one request, images saved to disk, their paths on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import console, factory, output, progress
+
+if TYPE_CHECKING:
+    from imagegate import ImageResult
+
+
+@click.command()
+@click.argument("prompt", required=False)
+@click.option("-m", "--model", help="Model id or alias (default: hf/z-image-turbo).")
+@click.option("--size", metavar="WxH", help="Image size in pixels, e.g. 1024x768.")
+@click.option("--aspect", metavar="W:H", help="Aspect ratio instead of a size, e.g. 16:9.")
+@click.option("--steps", type=int, help="Inference steps (see `imagegate models`).")
+@click.option("--guidance", type=float, help="Guidance scale (see `imagegate models`).")
+@click.option("--seed", type=int, help="Seed, for a reproducible image.")
+@click.option("--negative", metavar="TEXT", help="Negative prompt: what to keep out.")
+@click.option("-n", "count", type=int, default=1, show_default=True, help="Number of images.")
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="Provider token (several comma-separated rotate); default: env, then keys file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="A directory (existing, or ending in /) or a file name; default: current directory.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of paths.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Give up after this long.")
+@click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
+def generate(
+    prompt: str | None,
+    model: str | None,
+    size: str | None,
+    aspect: str | None,
+    steps: int | None,
+    guidance: float | None,
+    seed: int | None,
+    negative: str | None,
+    count: int,
+    token: str | None,
+    output: str | None,
+    as_json: bool,
+    timeout: float | None,
+    no_progress: bool,
+) -> None:
+    """Generate images from PROMPT and save them.
+
+    PROMPT may be `-` (or left out when piping) to read it from stdin. The saved files'
+    paths are printed one per line; nothing overwrites an existing file.
+
+    \b
+    Examples:
+      imagegate generate "a cute cat"
+      imagegate generate -m gitee/qwen-image --aspect 16:9 -n 2 "a harbour at dusk" -o out/
+      echo "a red fox" | imagegate generate - --json
+    """
+    console.add_secret(token)
+    prompt = _read_prompt(prompt)
+    if size and aspect:
+        raise click.UsageError("give --size or --aspect, not both")
+    params: dict[str, Any] = {
+        "size": size,
+        "aspect_ratio": aspect,
+        "steps": steps,
+        "guidance_scale": guidance,
+        "seed": seed,
+        "negative_prompt": negative,
+        "n": count,
+    }
+    show_progress = progress.wanted(disabled=no_progress)
+    result = _run(prompt, model, token, timeout, params, show_progress)
+    for warning in result.warnings:
+        console.warn(warning)
+    paths = _save(result, prompt, output)
+    if as_json:
+        click.echo(json.dumps(_document(result, prompt, paths), indent=2, ensure_ascii=False))
+    else:
+        for path in paths:
+            click.echo(str(path))
+
+
+def _read_prompt(prompt: str | None) -> str:
+    if prompt is None or prompt == "-":
+        if prompt is None and sys.stdin.isatty():
+            raise click.UsageError("missing PROMPT (give it as an argument, or `-` for stdin)")
+        prompt = click.get_text_stream("stdin").read().strip()
+        if not prompt:
+            raise click.UsageError("the prompt read from stdin is empty")
+    return prompt
+
+
+def _run(
+    prompt: str,
+    model: str | None,
+    token: str | None,
+    timeout: float | None,
+    params: dict[str, Any],
+    show_progress: bool,
+) -> ImageResult:
+    """Run the request on a fresh event loop; Ctrl-C cancels it and the provider's job."""
+    from imagegate.errors import Cancelled
+
+    gate_options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    try:
+        return asyncio.run(
+            _generate(prompt, model, token, timeout, params, show_progress, gate_options)
+        )
+    except KeyboardInterrupt:
+        # asyncio.run cancelled the task (and with it the provider call) before re-raising.
+        raise Cancelled("interrupted; the generation was cancelled") from None
+
+
+async def _generate(
+    prompt: str,
+    model: str | None,
+    token: str | None,
+    timeout: float | None,
+    params: dict[str, Any],
+    show_progress: bool,
+    gate_options: dict[str, Any],
+) -> ImageResult:
+    async with factory.make_gate(**gate_options) as gate:
+        line = None
+        ticker = None
+        if show_progress:
+            chosen = gate.get_model(model)
+            line = progress.ProgressLine(chosen.provider.id, chosen.full_id)
+            ticker = asyncio.ensure_future(line.tick())
+        try:
+            result = await gate.agenerate(
+                prompt, model=model, token=token, progress=line, timeout=timeout, **params
+            )
+            if line is not None:
+                line.events.clear()
+                line(_fetching(result))
+            # Fetch every image now, inside the loop, so saving afterwards cannot fail half-way.
+            await asyncio.gather(*(image.aread() for image in result.images))
+            return result
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            if line is not None:
+                line.clear()
+
+
+def _fetching(result: ImageResult):
+    from imagegate import Progress
+
+    return Progress(provider=result.provider, model=result.model, stage="fetching")
+
+
+def _save(result: ImageResult, prompt: str, target: str | None) -> list[Path]:
+    planned = output.planned_paths(
+        result.images, prompt=prompt, output=target, created=result.created
+    )
+    saved = []
+    for image, path in zip(result.images, planned, strict=True):
+        final = output.save_new(image, path)
+        if target and not output.is_directory_target(target):
+            warning = output.mismatch_warning(final, image)
+            if warning:
+                console.warn(warning)
+        saved.append(final)
+    return saved
+
+
+def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, Any]:
+    request = result.request
+    return {
+        "prompt": prompt,
+        "model": result.model,
+        "provider": result.provider,
+        "created": result.created,
+        "elapsed": round(result.elapsed, 3),
+        "parameters": {
+            "width": request.width,
+            "height": request.height,
+            "aspect_ratio": request.aspect_ratio,
+            "steps": request.steps,
+            "guidance_scale": request.guidance_scale,
+            "negative_prompt": request.negative_prompt,
+            "seed": request.seed,
+            "n": request.n,
+        },
+        "images": [
+            {
+                "path": str(path.resolve()),
+                "model": image.model,
+                "provider": image.provider,
+                "seed": image.seed,
+                "width": image.width,
+                "height": image.height,
+                "mime_type": image.mime_type,
+                "bytes": len(image.data or b""),
+            }
+            for image, path in zip(result.images, paths, strict=True)
+        ],
+        "warnings": list(result.warnings),
+    }

@@ -1,0 +1,37 @@
+"""`imagegate serve`: start the OpenAI-compatible server (the optional `server` extra)."""
+
+from __future__ import annotations
+
+import click
+
+from . import console, exit_codes
+
+_SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
+INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[server]'"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--api-key",
+    envvar="IMAGEGATE_API_KEY",
+    metavar="KEY",
+    help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
+)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
+    """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
+    console.add_secret(api_key)
+    try:
+        from imagegate.server import serve as run_server
+    except ImportError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in _SERVER_DEPENDENCIES:
+            console.error(INSTALL_HINT)
+        elif exc.name == "imagegate.server":
+            console.error("this imagegate has no server module; upgrade: pip install -U imagegate")
+        else:
+            raise
+        raise click.exceptions.Exit(exit_codes.USAGE) from None
+    run_server(host=host, port=port, api_key=api_key, workers=workers)
