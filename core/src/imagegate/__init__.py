@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
+import typing
 
 from . import errors
 from .context import GenerateContext, Progress
@@ -62,12 +62,12 @@ def _default_gate() -> Gate:
         return _default
 
 
-def generate(prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
+def generate(prompt: str | ImageRequest, **kwargs: typing.Any) -> ImageResult:
     """Generate images, blocking. Keywords: model, token, size, steps, seed, n, ..."""
     return _default_gate().generate(prompt, **kwargs)
 
 
-async def agenerate(prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
+async def agenerate(prompt: str | ImageRequest, **kwargs: typing.Any) -> ImageResult:
     """Generate images. Each call uses its own connections; hold a `Gate` to reuse them."""
     async with Gate() as gate:
         return await gate.agenerate(prompt, **kwargs)

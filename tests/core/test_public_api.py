@@ -1,0 +1,46 @@
+"""Meta-tests that keep the contract honest: exports, hooks documented and tested."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import imagegate
+from imagegate import errors, hookspecs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_all_lists_exactly_the_public_names():
+    public = {
+        name
+        for name, value in vars(imagegate).items()
+        if not name.startswith("_") and not inspect.ismodule(value) and name != "annotations"
+    }
+    assert public | {"errors", "__version__"} == set(imagegate.__all__)
+
+
+def test_errors_all_lists_every_error_class():
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, Exception)
+        and value.__module__ == errors.__name__
+    }
+    assert classes <= set(errors.__all__)
+
+
+def test_every_hook_is_documented_with_its_exact_signature():
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    for name in ("list_models", "validate", "generate"):
+        spec = getattr(hookspecs, name)
+        parameters = ", ".join(inspect.signature(spec).parameters)
+        assert f"{name}({parameters})" in guide, name
+        assert spec.__doc__
+
+
+def test_every_hook_has_a_test():
+    tests = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    for name in ("def list_models", "def validate", "def generate"):
+        assert name in tests
