@@ -18,6 +18,9 @@ Token conventions and fault kinds: see control.py. Honoured here: `status`, `quo
     rate_limit (retry_after=2)      429 with a Retry-After header
     missing_data (variant="absent") 200 without `data` (the default); "empty": `data: []`;
                                     "no_image": an item with neither url nor b64_json
+A4F-specific kind:
+    partial (count=1)               a 200 with only `count` of the `n` images asked for
+                                    (A4F's `n` holds "for most models", not all)
 """
 
 from __future__ import annotations
@@ -162,7 +165,9 @@ def create_app(control: Control) -> Starlette:
             return quota_answer(model)
         if kind == "ratelimit":
             return rate_limit_answer()
-        fault = control.take("status", "quota", "rate_limit", "malformed_json", "missing_data")
+        fault = control.take(
+            "status", "quota", "rate_limit", "malformed_json", "missing_data", "partial"
+        )
         if fault is not None and fault.kind in ("status", "quota", "rate_limit"):
             return scripted(fault.kind, fault.params, model)
         if not isinstance(payload, dict):
@@ -176,7 +181,10 @@ def create_app(control: Control) -> Starlette:
             )
         if fault is not None and fault.kind == "missing_data":
             return missing(fault.params.get("variant", "absent"))
-        return await answer_images(request, payload)
+        n = payload.get("n", 1)
+        if fault is not None and fault.kind == "partial":
+            n = min(n, int(fault.params.get("count", 1)))
+        return await answer_images(request, payload, n)
 
     def scripted(kind: str, params: dict[str, Any], model: str) -> Response:
         if kind == "quota":
@@ -195,9 +203,8 @@ def create_app(control: Control) -> Starlette:
             return JSONResponse({"created": int(time.time()), "data": [{"revised_prompt": "x"}]})
         return JSONResponse({"created": int(time.time())})
 
-    async def answer_images(request: Request, payload: dict[str, Any]) -> JSONResponse:
+    async def answer_images(request: Request, payload: dict[str, Any], n: int) -> JSONResponse:
         width, height = _size(payload.get("size"))
-        n = payload.get("n", 1)
         prompt = payload["prompt"]
         root = str(request.base_url).rstrip("/")
         data = []

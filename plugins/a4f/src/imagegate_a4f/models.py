@@ -1,0 +1,37 @@
+"""A4F and its models, straight from the spec's table (PROVIDERS.md, "A4F")."""
+
+from __future__ import annotations
+
+from imagegate import Capabilities, Model, Provider
+
+__all__ = ["MODELS", "PROVIDER"]
+
+PROVIDER = Provider(
+    id="a4f",
+    display_name="A4F",
+    model_prefix="a4f",
+    auth_prefix="a4f",
+    auth="required",
+    image_format="png",
+    base_url="https://api.a4f.co/v1",
+    key_url="https://www.a4f.co",
+    docs_url="https://www.a4f.co/docs",
+    distribution="imagegate-a4f",
+)
+
+# No negative prompt, steps, guidance or seed on any of them; one call returns up to 10
+# images (A4F's `n` is 1-10), so the core fans out only beyond that.
+_CAPABILITIES = Capabilities(
+    negative_prompt=False, steps=None, guidance=None, seed=False, max_images_per_call=10
+)
+
+MODELS: tuple[Model, ...] = tuple(
+    Model(id=model_id, display_name=name, provider=PROVIDER, capabilities=_CAPABILITIES)
+    for model_id, name in (
+        ("provider-4/imagen-3.5", "Imagen 3.5 (provider-4)"),
+        ("provider-4/imagen-4", "Imagen 4 (provider-4)"),
+        ("provider-8/imagen-3", "Imagen 3 (provider-8)"),
+        ("provider-4/flux-schnell", "FLUX Schnell (provider-4)"),
+        ("provider-8/z-image", "Z-Image (provider-8)"),
+    )
+)
