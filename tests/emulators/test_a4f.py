@@ -232,6 +232,12 @@ def test_scripted_missing_data(a4f_emulator, variant, check):
     assert check(response.json())
 
 
+def test_scripted_partial_batch_returns_fewer_images(a4f_emulator):
+    a4f_emulator.script("partial", count=2)
+    assert len(post(a4f_emulator, body(n=5)).json()["data"]) == 2
+    assert len(post(a4f_emulator, body(n=5)).json()["data"]) == 5
+
+
 def test_scripted_truncated_image_serves_half_the_bytes(a4f_emulator):
     url = post(a4f_emulator, body()).json()["data"][0]["url"]
     whole = httpx.get(url, timeout=10).content
