@@ -3,7 +3,7 @@
     ImagegateError                  (UNKNOWN, 500)
     ├── InvalidRequest              (INVALID_PARAMS, 400)  param names the field
     │   └── InvalidModel            (INVALID_MODEL, 404)   unknown model id
-    ├── NotInstalled                (PROVIDER_NOT_INSTALLED, 404)
+    │       └── NotInstalled        (PROVIDER_NOT_INSTALLED, 404) its plugin is missing
     ├── AuthError                   (401)
     │   ├── AuthRequired            (AUTH_REQUIRED)
     │   ├── AuthInvalid             (AUTH_INVALID)
