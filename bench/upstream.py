@@ -1,0 +1,55 @@
+"""A minimal OpenAI-style image endpoint for benchmarks: answers at once, or late.
+
+    python bench/upstream.py --port 9100
+
+`POST /v1/images/generations` answers `{"created", "data": [{"url"}]}` with no real work; a
+prompt containing `slow-<ms>` (e.g. `slow-500`) is answered after that many milliseconds,
+so one upstream serves every scenario and the prompt passes unchanged through any proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import time
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+_SLOW = re.compile(rb"slow-(\d+)")
+
+
+async def generations(request: Request) -> Response:
+    body = await request.body()
+    match = _SLOW.search(body)
+    if match:
+        await asyncio.sleep(int(match[1]) / 1000)
+    answer = {
+        "created": int(time.time()),
+        "data": [{"url": f"http://{request.url.netloc}/files/bench.png"}],
+    }
+    return Response(json.dumps(answer).encode(), media_type="application/json")
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/images/generations", generations, methods=["POST"]),
+        Route("/health", health),
+    ]
+)
+
+if __name__ == "__main__":
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=9100)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
