@@ -51,26 +51,28 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     """Await `work`; cancel it and raise ClientGone if the client disconnects first.
 
     Once the body is read, the next ASGI message can only be `http.disconnect`, so one
-    pending `receive()` watches the connection without polling.
+    pending `receive()` watches the connection without polling; `work` runs in the caller's
+    own task (no extra task or wait per request), which the watcher cancels.
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work
     except asyncio.CancelledError:
-        task.cancel()
-        raise
+        if not gone:
+            raise
+        if hasattr(current, "uncancel"):  # 3.11+: this cancellation is handled here
+            current.uncancel()
+        raise ClientGone from None
     finally:
         watcher.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise ClientGone
-    return task.result()
-
-
-async def _disconnected(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
