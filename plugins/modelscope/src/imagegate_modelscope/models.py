@@ -1,0 +1,74 @@
+"""ModelScope and its five models, straight from PROVIDERS.md (data only).
+
+Steps and guidance ranges are the spec's. Side limits are the per-family `size` ranges of
+ModelScope's parameter table (protocols.md section 3): Z-Image-Turbo 512-2048, Qwen-Image
+64-1664, FLUX 64-1024, so a size the service would refuse fails before any call.
+"""
+
+from __future__ import annotations
+
+from imagegate.models import Capabilities, FloatRange, IntRange, Model, Provider
+
+__all__ = ["MODELS", "PROVIDER"]
+
+PROVIDER = Provider(
+    id="modelscope",
+    display_name="ModelScope",
+    model_prefix="ms",
+    auth_prefix="ms",
+    auth="required",
+    image_format="png",
+    base_url="https://api-inference.modelscope.cn/v1",
+    key_url="https://modelscope.cn",
+    docs_url="https://modelscope.cn/docs/model-service/API-Inference/intro",
+    distribution="imagegate-modelscope",
+)
+
+_FLUX_STEPS = IntRange(min=1, max=50, default=24)
+
+
+def _flux(model_id: str, name: str, alias: str, guidance_max: float) -> Model:
+    return Model(
+        id=model_id,
+        display_name=name,
+        provider=PROVIDER,
+        aliases=(alias,),
+        capabilities=Capabilities(
+            negative_prompt=True,
+            steps=_FLUX_STEPS,
+            guidance=FloatRange(min=1, max=guidance_max, default=3.5),
+            min_side=64,
+            max_side=1024,
+        ),
+    )
+
+
+MODELS: tuple[Model, ...] = (
+    Model(
+        id="Tongyi-MAI/Z-Image-Turbo",
+        display_name="Z-Image Turbo",
+        provider=PROVIDER,
+        aliases=("z-image-turbo",),
+        capabilities=Capabilities(
+            negative_prompt=True,
+            steps=IntRange(min=1, max=20, default=9),
+            min_side=512,
+            max_side=2048,
+        ),
+    ),
+    Model(
+        id="Qwen/Qwen-Image-2512",
+        display_name="Qwen Image 2512",
+        provider=PROVIDER,
+        aliases=("qwen-image-2512",),
+        capabilities=Capabilities(
+            negative_prompt=True,
+            steps=IntRange(min=1, max=50, default=4),
+            min_side=64,
+            max_side=1664,
+        ),
+    ),
+    _flux("black-forest-labs/FLUX.2-dev", "FLUX.2", "flux-2", 10),
+    _flux("black-forest-labs/FLUX.1-Krea-dev", "FLUX.1 Krea", "flux-1-krea-dev", 20),
+    _flux("MusePublic/489_ckpt_FLUX_1", "FLUX.1", "flux-1", 20),
+)
