@@ -75,6 +75,8 @@ async def _call(
         result = await runner.run_job(client, inputs, space.api_name, context)
     except Exception as exc:
         error = errors.from_exception(exc, space)
+        if _is_queue_full(exc):  # a sleeping Space also answers the join with 503
+            error = await _probed(error, space, url, context)
         if isinstance(error, (errors.SpaceMissing, errors.SpaceDown)):
             runner.forget(url, token)  # gone or restarted: its sessions are lost
         raise error from None
@@ -85,22 +87,37 @@ async def _call(
 async def _connect_error(
     exc: Exception, space: Space, url: str, context: GenerateContext
 ) -> ImagegateError:
-    """gradio_client says only "Could not fetch config" for a 404 and a 503 alike; one
-    probe of the config tells a missing Space from a sleeping one."""
-    import httpx
+    """gradio_client says only "Could not fetch config" for a 404 and a 503 alike."""
     from gradio_client import exceptions
 
-    if not isinstance(exc, ValueError) or isinstance(
+    error = errors.from_exception(exc, space)
+    if isinstance(exc, ValueError) and not isinstance(
         exc, (exceptions.AuthenticationError, exceptions.AppError)
     ):
-        return errors.from_exception(exc, space)
+        error = await _probed(error, space, url, context)
+    return error
+
+
+async def _probed(
+    error: ImagegateError, space: Space, url: str, context: GenerateContext
+) -> ImagegateError:
+    """One look at the Space's config tells a missing or sleeping Space from `error`."""
+    import httpx
+
     try:
         probe = await context.client.get(f"{url}config", timeout=min(15.0, context.remaining()))
     except httpx.HTTPError as probe_error:
         return errors.from_exception(probe_error, space)
-    if probe.status_code != 200:
-        return errors.from_status(probe.status_code, probe.headers, probe.text, space)
-    return errors.from_exception(exc, space)
+    if probe.status_code == 200:
+        return error
+    found = errors.from_status(probe.status_code, probe.headers, probe.text, space)
+    return found if isinstance(found, (errors.SpaceMissing, errors.SpaceDown)) else error
+
+
+def _is_queue_full(exc: Exception) -> bool:
+    from gradio_client.utils import QueueError
+
+    return isinstance(exc, QueueError)
 
 
 def _not_default_size(request: ImageRequest, model: Model) -> bool:
