@@ -146,18 +146,26 @@ def create_app(control: Control) -> Starlette:
         )
         return body, parsed
 
-    async def wait() -> None:
+    def delay_for() -> float:
         seconds = control.delay
         fault = control.take("delay")
         if fault is not None:
             seconds += float(fault.params.get("seconds", 1.0))
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+        return seconds
 
     async def generations(request: Request) -> Response:
         _, payload = await record(request)
-        await wait()
+        # Faults are claimed on arrival, so a slow request a client gave up on cannot
+        # take the fault scripted for the request after it.
+        seconds = delay_for()
         kind = token_kind(bearer(request))
+        fault = None
+        if kind == "ok":
+            fault = control.take(
+                "status", "quota", "rate_limit", "malformed_json", "missing_data", "partial"
+            )
+        if seconds > 0:
+            await asyncio.sleep(seconds)
         if (answer := auth_problem(kind)) is not None:
             return answer
         model = payload.get("model", "") if isinstance(payload, dict) else ""
@@ -165,9 +173,6 @@ def create_app(control: Control) -> Starlette:
             return quota_answer(model)
         if kind == "ratelimit":
             return rate_limit_answer()
-        fault = control.take(
-            "status", "quota", "rate_limit", "malformed_json", "missing_data", "partial"
-        )
         if fault is not None and fault.kind in ("status", "quota", "rate_limit"):
             return scripted(fault.kind, fault.params, model)
         if not isinstance(payload, dict):
