@@ -272,6 +272,7 @@ def main() -> None:
                 "      api_key: bench-token-0001\n"
                 "litellm_settings:\n"
                 "  telemetry: false\n"
+                "  drop_params: true\n"  # else it refuses response_format for openai/ models
             )
             process = servers.start(
                 "litellm",
