@@ -452,3 +452,21 @@ def test_provider_declaration():
     assert provider.auth == "required" and provider.image_format == "png"
     assert provider.base_url == "https://api-inference.modelscope.cn/v1"
     assert provider.token_env == ("IMAGEGATE_MODELSCOPE_TOKEN",)
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ({"errors": {"message": "a"}, "error_message": "b", "message": "c"}, "a"),
+        ({"error_message": "b", "message": "c"}, "b"),
+        ({"message": "c", "error": "d"}, "c"),
+        ({"error": {"message": "d"}}, "d"),
+        ({"error": "e"}, "e"),
+        ({}, None),
+    ],
+)
+def test_failure_reason_is_read_from_every_known_field(payload, reason):
+    from imagegate_modelscope import wire
+
+    state = wire.task_state({"task_status": "FAILED", **payload}, "t1")
+    assert (state.phase, state.reason) == ("failed", reason)
