@@ -26,12 +26,24 @@ def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
     try:
         from imagegate.server import serve as run_server
     except ImportError as exc:
-        missing = (exc.name or "").split(".")[0]
-        if missing in _SERVER_DEPENDENCIES:
+        names = _missing_modules(exc)
+        if names & _SERVER_DEPENDENCIES:
             console.error(INSTALL_HINT)
-        elif exc.name == "imagegate.server":
+        elif "imagegate.server" in names:
             console.error("this imagegate has no server module; upgrade: pip install -U imagegate")
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
     run_server(host=host, port=port, api_key=api_key, workers=workers)
+
+
+def _missing_modules(exc: BaseException) -> set[str]:
+    """Top-level names of the modules that failed to import, along the exception chain
+    (the server package re-raises a missing fastapi as its own ImportError)."""
+    names: set[str] = set()
+    seen: BaseException | None = exc
+    while isinstance(seen, ImportError) and len(names) < 10:
+        if seen.name:
+            names.update({seen.name, seen.name.split(".")[0]})
+        seen = seen.__cause__ or seen.__context__
+    return names
