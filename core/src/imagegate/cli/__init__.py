@@ -14,7 +14,10 @@ import click
 from . import console, exit_codes
 from .lazy import LazyGroup
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
+
+# click >= 8.2 raises this for a group called without a subcommand (8.1 exits 0 with help).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 SUBCOMMANDS = {
     "generate": ("imagegate.cli.generate:generate", "Generate images from a prompt and save them."),
@@ -79,6 +82,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             return exit_codes.INTERRUPTED
         console.error("aborted")
         return exit_codes.USAGE
+    except _NO_ARGS_IS_HELP as exc:  # `imagegate keys`: the group's help, as click does
+        click.echo(exc.format_message(), err=True)
+        return exc.exit_code
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "imagegate"
         console.error(f"{exc.format_message()} (see '{where} --help')")

@@ -97,7 +97,7 @@ def _read_prompt(prompt: str | None) -> str:
     if prompt is None or prompt == "-":
         if prompt is None and sys.stdin.isatty():
             raise click.UsageError("missing PROMPT (give it as an argument, or `-` for stdin)")
-        prompt = click.get_text_stream("stdin").read().strip()
+        prompt = sys.stdin.read().strip()
         if not prompt:
             raise click.UsageError("the prompt read from stdin is empty")
     return prompt

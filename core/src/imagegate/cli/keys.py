@@ -41,7 +41,7 @@ def set_(provider: str) -> None:
             err=True,
         )
     else:
-        raw = click.get_text_stream("stdin").read()
+        raw = sys.stdin.read()
     console.add_secret(raw)
     tokens = split_tokens(raw.replace("\n", ","))
     if not tokens:
