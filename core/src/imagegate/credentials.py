@@ -74,8 +74,27 @@ def keys_path() -> Path:
     return Path(user_config_dir("imagegate", appauthor=False)) / "keys.json"
 
 
+_cache: dict[Path, tuple[tuple[int, int, int], dict[str, list[str]]]] = {}
+
+
 def read_keys() -> dict[str, list[str]]:
+    """The stored tokens by provider id; re-read only when the file changes (a server
+    looks tokens up on every request)."""
     path = keys_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return {k: list(v) for k, v in cached[1].items()}
+    keys = _read(path)
+    _cache[path] = (stamp, keys)
+    return {k: list(v) for k, v in keys.items()}
+
+
+def _read(path: Path) -> dict[str, list[str]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
