@@ -11,8 +11,10 @@ the bottleneck of a benchmark. Each emulator runs in its own process, started wi
 asyncio + aiohttp client in this process (or --client-procs processes): `--concurrency`
 workers each POST `/v1/images/generations` (a 256x256 image, url answer) as fast as answers
 come, for `--duration` seconds after a warm-up. Printed: requests/s, latency percentiles,
-errors, and the CPU seconds the emulator and the load generator each used per wall-clock
-second, which says which side is the limit (1.0 = one core saturated).
+errors, the CPU seconds the emulator and the load generator each used per wall-clock
+second (1.0 = one core saturated), and the emulator's CPU time per answer, whose inverse is
+what it would serve with a core to itself: on a shared 2-core machine the load generator
+and other processes take CPU too, so requests/s alone drifts from run to run.
 """
 
 from __future__ import annotations
@@ -192,6 +194,12 @@ def measure(name: str, args: argparse.Namespace) -> dict:
         # CPU seconds per measured second (1.0 = one core busy all the time)
         "emulator_cpu": parts[0]["server_cpu"],
         "client_cpu": sum(part["client_cpu"] for part in parts),
+        # what one answer costs the emulator, whatever else shares the machine; its inverse
+        # is the rate the emulator would reach with one core to itself
+        "emulator_us_per_request": 1e6
+        * parts[0]["server_cpu"]
+        * args.duration
+        / max(1, len(latencies)),
     }
 
 
@@ -225,7 +233,9 @@ def main() -> None:
             f"{row['emulator']:6} {row['server']:28} {row['response']:8} c={row['concurrency']} "
             f"clients={row['client_procs']}: {row['rps']:7.0f} req/s  p50 {row['p50_ms']:.1f} ms"
             f"  p99 {row['p99_ms']:.1f} ms  errors {row['errors']}  "
-            f"cpu emulator {row['emulator_cpu']:.2f} client {row['client_cpu']:.2f}",
+            f"cpu emulator {row['emulator_cpu']:.2f} client {row['client_cpu']:.2f}  "
+            f"emulator {row['emulator_us_per_request']:.0f} µs/request "
+            f"(one core: {1e6 / row['emulator_us_per_request']:,.0f} req/s)",
             flush=True,
         )
     if args.out:
