@@ -175,3 +175,13 @@ def test_fast_commands_import_neither_gradio_client_nor_the_server(args):
 def test_fast_commands_import_no_http_stack(args):
     """The CLI itself (no plugins) leaves the HTTP client to the first generation."""
     assert _imported(args, {"httpx", "aiohttp", "anyio", "httpx_aiohttp"}, cli_env()) == []
+
+
+def test_timeout_option_gives_up_and_exits_6(workdir):
+    env = cli_env(IMAGEGATE_SCRIPTED_DELAY="60")
+    done = run_cli(
+        "generate", "a cat", "-m", "scripted/model", "--timeout", "0.5", cwd=workdir, env=env
+    )
+    assert done.returncode == 6
+    assert done.stderr.startswith("error: ") and "0.5s" in done.stderr
+    assert list(workdir.iterdir()) == []

@@ -95,6 +95,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.error("interrupted")
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:
+        # `imagegate models | head -1`: the reader left; say nothing more (Python's docs'
+        # recipe: point stdout at devnull so the interpreter's final flush cannot fail).
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_codes.UNEXPECTED
     except Exception as exc:
         return _failed(exc)
     return result if isinstance(result, int) else exit_codes.OK

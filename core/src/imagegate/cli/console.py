@@ -16,9 +16,13 @@ _secrets: set[str] = set()
 
 def add_secret(value: str | None) -> None:
     """Remember a token (or comma-separated tokens) that must never be printed."""
-    if value:
-        _secrets.update(part.strip() for part in value.split(",") if part.strip())
-        _secrets.add(value)
+    if not value:
+        return
+    _secrets.add(value)
+    for part in (p.strip() for p in value.split(",")):
+        if part:
+            _secrets.add(part)
+            _secrets.add(part.partition(":")[2])  # `gitee:abc` reaches the provider as `abc`
 
 
 def redact(text: str) -> str:

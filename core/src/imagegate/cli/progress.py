@@ -39,16 +39,18 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.events: dict[int, Progress] = {}
+        self.latest: Progress | None = None
         self._shown = False
 
     def __call__(self, event: Progress) -> None:
         self.provider, self.model = event.provider or self.provider, event.model or self.model
         self.events[event.index] = event
+        self.latest = event
         self.render()
 
     def text(self) -> str:
         parts = [f"{self.provider} {self.model}"]
-        latest = self.events.get(max(self.events)) if self.events else None
+        latest = self.latest
         if len(self.events) > 1:
             done = sum(1 for e in self.events.values() if e.stage == "done")
             parts.append(f"{done}/{len(self.events)} done")
