@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import imagegate  # noqa: E402
-from tests.fakes import FakePlugin, png_bytes  # noqa: E402
+import imagegate
+from tests.fakes import FakePlugin, png_bytes
 
 PNG = png_bytes(64, 64)
 

@@ -85,7 +85,9 @@ def test_an_id_without_its_provider_prefix_points_at_the_prefixed_one():
     gate = imagegate.Gate(plugins=[imagegate_a4f], use_stored_tokens=False)
     with pytest.raises(errors.InvalidModel) as caught:
         gate.get_model("a4f/imagen-4")
-    assert "a4f/provider-4/imagen-4" in str(caught.value)
+    message = str(caught.value)
+    assert "A4F model ids carry the upstream's provider-N/ prefix" in message
+    assert "Did you mean: a4f/provider-4/imagen-4" in message
 
 
 def test_only_a4f_models_with_only_this_plugin_loaded():

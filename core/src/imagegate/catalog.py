@@ -110,6 +110,9 @@ class Catalog:
         lowered = {c.lower(): c for c in candidates}
         close = difflib.get_close_matches(wanted.lower(), list(lowered), n=3, cutoff=0.4)
         hint = f" Did you mean: {', '.join(lowered[c] for c in close)}?" if close else ""
+        provider = next(iter(names.values())).model.provider if within and names else None
+        if provider is not None and provider.model_id_hint:
+            hint = f" {provider.model_id_hint}.{hint}"
         return InvalidModel(
             f"unknown model {wanted!r}.{hint} Run `imagegate models` to list every model.",
             param="model",

@@ -77,6 +77,8 @@ class Provider(_Frozen):
     """Environment variables read after `IMAGEGATE_<ID>_TOKEN` (HuggingFace: `HF_TOKEN`)."""
     distribution: str | None = None
     """The distribution that ships the plugin, for install hints: `imagegate-gitee`."""
+    model_id_hint: str | None = None
+    """Said when an id under this provider's prefix is unknown (how its ids are formed)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -17,6 +17,8 @@ PROVIDER = Provider(
     key_url="https://www.a4f.co",
     docs_url="https://www.a4f.co/docs",
     distribution="imagegate-a4f",
+    model_id_hint="A4F model ids carry the upstream's provider-N/ prefix, e.g. "
+    "a4f/provider-4/imagen-4",
 )
 
 # No negative prompt, steps, guidance or seed on any of them; one call returns up to 10
