@@ -53,6 +53,8 @@ def main() -> None:
             "import click, pydantic, httpx, pluggy",
         ],
         "python -c pass": [sys.executable, "-c", "pass"],
+        "python -c 'import click'": [sys.executable, "-c", "import click"],
+        "python -c 'import imagegate'": [sys.executable, "-c", "import imagegate"],
         "imagegate --help": [*cli, "--help"],
         "imagegate models": [*cli, "models"],
         "imagegate generate --help": [*cli, "generate", "--help"],
