@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 import time
 from typing import Any
@@ -38,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import images
-from .control import Control, Recorded, token_kind
+from .control import Control, bearer_token, token_kind
 
 __all__ = ["BASE_PATH", "MODELS", "create_app"]
 
@@ -121,30 +120,9 @@ def auth_problem(kind: str) -> JSONResponse | None:
     return None
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 def create_app(control: Control) -> Starlette:
     async def record(request: Request) -> tuple[bytes, Any]:
-        body = await request.body()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        control.record(
-            Recorded(
-                method=request.method,
-                path=request.url.path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                query=dict(request.query_params),
-                body=body,
-                json=parsed,
-            )
-        )
-        return body, parsed
+        return await control.record_request(request)
 
     def delay_for() -> float:
         seconds = control.delay
@@ -158,7 +136,7 @@ def create_app(control: Control) -> Starlette:
         # Faults are claimed on arrival, so a slow request a client gave up on cannot
         # take the fault scripted for the request after it.
         seconds = delay_for()
-        kind = token_kind(bearer(request))
+        kind = token_kind(bearer_token(request))
         fault = None
         if kind == "ok":
             fault = control.take(
@@ -234,7 +212,7 @@ def create_app(control: Control) -> Starlette:
 
     async def usage(request: Request) -> Response:
         await record(request)
-        if (answer := auth_problem(token_kind(bearer(request)))) is not None:
+        if (answer := auth_problem(token_kind(bearer_token(request)))) is not None:
             return answer
         return JSONResponse(
             {

@@ -27,6 +27,7 @@ honours the kinds that make sense for its protocol:
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ __all__ = [
     "Control",
     "Fault",
     "Recorded",
+    "bearer_token",
     "token_kind",
 ]
 
@@ -60,6 +62,12 @@ def token_kind(token: str | None) -> str:
         if kind in token:
             return kind
     return "ok" if len(token) >= 8 else "invalid"
+
+
+def bearer_token(request: Any) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header of a Starlette request."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 @dataclass
@@ -128,6 +136,25 @@ class Control:
     def record(self, entry: Recorded) -> None:
         with self._lock:
             self.requests.append(entry)
+
+    async def record_request(self, request: Any) -> tuple[bytes, Any]:
+        """Log a Starlette request as received; returns its body and parsed JSON (or None)."""
+        body = await request.body()
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        self.record(
+            Recorded(
+                method=request.method,
+                path=request.url.path,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query=dict(request.query_params),
+                body=body,
+                json=parsed,
+            )
+        )
+        return body, parsed
 
     def store_image(self, data: bytes, mime: str) -> str:
         """Keep an image to serve; returns its id (the emulator builds the URL)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import secrets
 import string
 import time
@@ -41,7 +40,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import images
-from .control import Control, Fault, Recorded, token_kind
+from .control import Control, Fault, bearer_token, token_kind
 
 BASE_PATH = "/v1"
 
@@ -97,22 +96,7 @@ def create_app(control: Control) -> Starlette:
     tasks: dict[str, Task] = {}
 
     async def record(request: Request) -> Any:
-        body = await request.body()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        control.record(
-            Recorded(
-                method=request.method,
-                path=request.url.path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                query=dict(request.query_params),
-                body=body,
-                json=parsed,
-            )
-        )
-        return parsed
+        return (await control.record_request(request))[1]
 
     async def before_answer() -> None:
         """The standing delay and scripted faults that apply to any answer."""
@@ -136,9 +120,7 @@ def create_app(control: Control) -> Starlette:
         raise rate_limit_answer(fault.params)
 
     def check_auth(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        kind = token_kind(token.strip() if scheme.lower() == "bearer" else None)
+        kind = token_kind(bearer_token(request))
         if kind == "missing":
             raise Reject(401, "Unauthorized: missing Authorization Bearer token")
         if kind == "invalid":

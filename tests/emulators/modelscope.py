@@ -40,7 +40,6 @@ Fault kinds (`control.script(kind, times, **params)`); each is taken by the subm
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
 import time
@@ -54,7 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import images
-from .control import Control, Fault, Recorded, token_kind
+from .control import Control, Fault, bearer_token, token_kind
 
 __all__ = ["BASE_PATH", "MODELS", "create_app"]
 
@@ -120,11 +119,6 @@ def error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
-
-
 def create_app(control: Control) -> Starlette:
     tasks: dict[str, Task] = {}
     used: dict[tuple[str, str], int] = {}  # (token, model) -> calls today
@@ -146,22 +140,7 @@ def create_app(control: Control) -> Starlette:
         return control.take(*kinds)
 
     async def record(request: Request) -> Any:
-        body = await request.body()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        control.record(
-            Recorded(
-                method=request.method,
-                path=request.url.path,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                query=dict(request.query_params),
-                body=body,
-                json=parsed,
-            )
-        )
-        return parsed
+        return (await control.record_request(request))[1]
 
     async def wait(fault: Fault | None) -> None:
         seconds = control.delay
@@ -217,7 +196,7 @@ def create_app(control: Control) -> Starlette:
         payload = await record(request)
         fault = take("submit", _SUBMIT_KINDS)
         await wait(fault)
-        token = bearer(request)
+        token = bearer_token(request)
         if (answer := auth_problem(token)) is not None:
             return answer
         assert token is not None
@@ -272,7 +251,7 @@ def create_app(control: Control) -> Starlette:
         await record(request)
         fault = take("poll", _POLL_KINDS)
         await wait(fault)
-        token = bearer(request)
+        token = bearer_token(request)
         if (answer := auth_problem(token)) is not None:
             return answer
         assert token is not None
