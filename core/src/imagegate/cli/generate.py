@@ -19,14 +19,24 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("prompt", required=False)
-@click.option("-m", "--model", help="Model id or alias (default: hf/z-image-turbo).")
+@click.option("-m", "--model", metavar="ID", help="Model id or alias (default: hf/z-image-turbo).")
 @click.option("--size", metavar="WxH", help="Image size in pixels, e.g. 1024x768.")
 @click.option("--aspect", metavar="W:H", help="Aspect ratio instead of a size, e.g. 16:9.")
-@click.option("--steps", type=int, help="Inference steps (see `imagegate models`).")
-@click.option("--guidance", type=float, help="Guidance scale (see `imagegate models`).")
-@click.option("--seed", type=int, help="Seed, for a reproducible image.")
+@click.option("--steps", type=int, metavar="N", help="Inference steps (see `imagegate models`).")
+@click.option(
+    "--guidance", type=float, metavar="X", help="Guidance scale (see `imagegate models`)."
+)
+@click.option("--seed", type=int, metavar="N", help="Seed, for a reproducible image.")
 @click.option("--negative", metavar="TEXT", help="Negative prompt: what to keep out.")
-@click.option("-n", "count", type=int, default=1, show_default=True, help="Number of images.")
+@click.option(
+    "-n",
+    "count",
+    type=int,
+    default=1,
+    metavar="N",
+    show_default=True,
+    help="Number of images (1-10).",
+)
 @click.option(
     "--token",
     metavar="TOKEN",
@@ -39,7 +49,9 @@ if TYPE_CHECKING:
     help="A directory (existing, or ending in /) or a file name; default: current directory.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of paths.")
-@click.option("--timeout", type=float, metavar="SECONDS", help="Give up after this long.")
+@click.option(
+    "--timeout", type=float, metavar="SECONDS", help="Give up after this long (default 300)."
+)
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 def generate(
     prompt: str | None,
