@@ -87,6 +87,20 @@ def test_save_adds_the_real_extension_and_never_overwrites(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cat.png"]  # no temporary file left
 
 
+def test_saved_images_get_the_usual_permissions_of_a_new_file(tmp_path):
+    import os
+    import stat
+
+    with imagegate.Gate(plugins=[FakePlugin()]) as gate:
+        image = gate.generate("a cat", model="fake/basic").images[0]
+    old = os.umask(0o022)
+    try:
+        path = image.save(tmp_path / "cat")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_a_plugin_returning_bytes_that_are_not_an_image_is_a_provider_error():
     class Junk(FakePlugin):
         @imagegate.hookimpl

@@ -11,17 +11,53 @@ for embedders; the module-level functions use a default one.
 from __future__ import annotations
 
 import atexit
+import importlib
 import threading
 import typing
 
-from . import errors
-from .context import GenerateContext, Progress
-from .errors import ImagegateError
-from .gate import Gate, ProviderStatus
 from .hookspecs import hookimpl
-from .models import Capabilities, FloatRange, IntRange, Model, Provider
-from .request import ImageRequest, Problem
-from .results import GeneratedImage, ImageResult
+
+if typing.TYPE_CHECKING:
+    from . import errors
+    from .context import GenerateContext, Progress
+    from .errors import ImagegateError
+    from .gate import Gate, ProviderStatus
+    from .models import Capabilities, FloatRange, IntRange, Model, Provider
+    from .request import ImageRequest, Problem
+    from .results import GeneratedImage, ImageResult
+
+# Imported on first use (PEP 562), so `imagegate --help` pays for click alone.
+_LAZY = {
+    "GenerateContext": ".context",
+    "Progress": ".context",
+    "ImagegateError": ".errors",
+    "Gate": ".gate",
+    "ProviderStatus": ".gate",
+    "Capabilities": ".models",
+    "FloatRange": ".models",
+    "IntRange": ".models",
+    "Model": ".models",
+    "Provider": ".models",
+    "ImageRequest": ".request",
+    "Problem": ".request",
+    "GeneratedImage": ".results",
+    "ImageResult": ".results",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name == "errors":
+        return importlib.import_module(".errors", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'imagegate' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 
@@ -57,6 +93,8 @@ def _default_gate() -> Gate:
     global _default
     with _default_lock:
         if _default is None:
+            from .gate import Gate
+
             _default = Gate()
             atexit.register(_default.close)
         return _default
@@ -69,6 +107,8 @@ def generate(prompt: str | ImageRequest, **kwargs: typing.Any) -> ImageResult:
 
 async def agenerate(prompt: str | ImageRequest, **kwargs: typing.Any) -> ImageResult:
     """Generate images. Each call uses its own connections; hold a `Gate` to reuse them."""
+    from .gate import Gate
+
     async with Gate() as gate:
         return await gate.agenerate(prompt, **kwargs)
 

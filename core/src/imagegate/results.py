@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,9 @@ class GeneratedImage(BaseModel):
 def write_new_file(target: Path, data: bytes, *, overwrite: bool = False) -> None:
     """Write through a temporary file so a reader never sees half an image."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".imagegate-", suffix=".part")
+    # os.open with 0o666 (not mkstemp's 0o600) so the image gets the user's usual umask
+    temp = str(target.parent / f".imagegate-{secrets.token_hex(8)}.part")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

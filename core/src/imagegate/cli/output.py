@@ -81,17 +81,8 @@ def save_new(image: GeneratedImage, path: Path) -> Path:
             saved = image.save(candidate)
         except FileExistsError:
             continue
-        _usual_permissions(saved)
         return saved
     raise FileExistsError(f"no free file name next to {path}")
-
-
-def _usual_permissions(path: Path) -> None:
-    """Give the file the mode a new file normally gets (the core writes through a private
-    temporary file, which would leave the image readable by its owner only)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def mismatch_warning(path: Path, image: GeneratedImage) -> str | None:
