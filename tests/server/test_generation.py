@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 
+import httpx
 import pytest
 
 import imagegate
@@ -217,3 +218,41 @@ async def test_health_and_root(client):
     health = (await client.get("/health")).json()
     assert health["status"] == "ok"
     assert "fake" in health["providers"]
+
+
+SECURE = imagegate.Provider(
+    id="secure",
+    display_name="Secure",
+    model_prefix="sec",
+    auth_prefix="sk",
+    auth="required",
+    key_url="https://example.test/keys",
+)
+
+
+async def test_a_missing_token_says_how_to_send_one_over_http():
+    gate = imagegate.Gate(plugins=[FakePlugin(provider=SECURE)], use_stored_tokens=False)
+    transport = httpx.ASGITransport(app=create_app(gate))
+    async with httpx.AsyncClient(transport=transport, base_url="http://imagegate.test") as c:
+        response = await c.post("/v1/images/generations", json={**GOOD, "model": "sec/basic"})
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "AUTH_REQUIRED"
+    assert "send `Authorization: Bearer sk:<token>`" in error["message"]
+    assert "https://example.test/keys" in error["message"]
+    assert "--token" not in error["message"]  # a CLI hint means nothing to an HTTP caller
+
+
+async def test_a_protected_server_without_a_stored_token_names_both_ways_to_give_one():
+    gate = imagegate.Gate(plugins=[FakePlugin(provider=SECURE)], use_stored_tokens=True)
+    transport = httpx.ASGITransport(app=create_app(gate, api_key="server-key"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://imagegate.test") as c:
+        response = await c.post(
+            "/v1/images/generations",
+            json={**GOOD, "model": "sec/basic"},
+            headers={"Authorization": "Bearer server-key"},
+        )
+    assert response.status_code == 401
+    message = response.json()["error"]["message"]
+    assert "X-Imagegate-Token: sk:<token>" in message
+    assert "IMAGEGATE_SECURE_TOKEN" in message

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
 from imagegate.catalog import DEFAULT_MODEL
-from imagegate.errors import InvalidModel
+from imagegate.errors import AuthRequired, InvalidModel
 
 from .auth import caller_tokens
 from .errors import install_handlers, invalid_body, plain_error
@@ -121,6 +121,8 @@ def create_app(
             )
         except ClientGone:
             return Response(status_code=499)
+        except AuthRequired as exc:
+            raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
         base = files_base or str(request.base_url).rstrip("/")
         return json_response(await _render(result, warnings, store, base))
@@ -180,6 +182,26 @@ def create_app(
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
+
+
+def _how_to_send_a_token(exc: AuthRequired, gate: Gate, *, protected: bool) -> AuthRequired:
+    """The core says how to give a token to the library or the CLI; a server's caller needs
+    to hear how to send one over HTTP."""
+    provider = gate.catalog.providers.get(exc.provider or "")
+    if provider is None:
+        return exc
+    example = f"{provider.auth_prefix}:<token>"
+    if protected:
+        how = (
+            f"this server holds no token for {provider.display_name}: send your own as "
+            f"`X-Imagegate-Token: {example}`, or store one on the server "
+            f"({provider.token_env[0]} or `imagegate keys set {provider.id}`)"
+        )
+    else:
+        how = f"{provider.display_name} needs a token: send `Authorization: Bearer {example}`"
+    if provider.key_url:
+        how += f" (get one at {provider.key_url})"
+    return AuthRequired(how, provider=provider.id)
 
 
 async def _render(
