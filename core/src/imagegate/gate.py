@@ -399,11 +399,7 @@ class Gate:
                 async with httpx.AsyncClient(follow_redirects=True, timeout=120) as client:
                     response = await client.get(url)
         except httpx.HTTPError as exc:
-            raise ProviderUnreachable(
-                f"{provider.display_name}: cannot download the image from {_host(url)} "
-                f"({type(exc).__name__})",
-                provider=provider.id,
-            ) from None
+            raise _download_failed(exc, url, provider) from None
         return self._downloaded(response, url, provider)
 
     def _load_blocking(self, url: str, provider: Provider) -> bytes:
@@ -412,11 +408,7 @@ class Gate:
         try:
             response = httpx.get(url, follow_redirects=True, timeout=120)
         except httpx.HTTPError as exc:
-            raise ProviderUnreachable(
-                f"{provider.display_name}: cannot download the image from {_host(url)} "
-                f"({type(exc).__name__})",
-                provider=provider.id,
-            ) from None
+            raise _download_failed(exc, url, provider) from None
         return self._downloaded(response, url, provider)
 
     def _downloaded(self, response: httpx.Response, url: str, provider: Provider) -> bytes:
@@ -507,6 +499,14 @@ def _host(url: str | None) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).netloc or url
+
+
+def _download_failed(exc: Exception, url: str, provider: Provider) -> ProviderUnreachable:
+    return ProviderUnreachable(
+        f"{provider.display_name}: cannot download the image from {_host(url)} "
+        f"({type(exc.__cause__ or exc).__name__})",
+        provider=provider.id,
+    )
 
 
 def _how_to_authenticate(provider: Provider) -> str:
