@@ -122,3 +122,25 @@ def test_one_failing_call_fails_the_request_and_cancels_the_rest():
     plugin.failures = [AuthInvalid("bad key")]
     with imagegate.Gate(plugins=[plugin]) as gate, pytest.raises(AuthInvalid):
         gate.generate("a cat", model="fake/basic", n=3)
+
+
+def test_concurrent_calls_all_move_off_a_spent_token():
+    class SpentFirst(FakePlugin):
+        @imagegate.hookimpl
+        async def generate(self, request, model, token, context):
+            self.calls.append({"token": token})
+            await asyncio.sleep(0.01)
+            if token == "spent-token":
+                raise QuotaExceeded("daily quota used up")
+            return await FakePlugin.generate(self, request, model, token, context)
+
+    plugin = SpentFirst()
+    with imagegate.Gate(plugins=[plugin], tokens={"fake": "spent-token,fresh-token"}) as gate:
+        result = gate.generate("a cat", model="fake/basic", n=6, seed=1)
+        assert len(result.images) == 6
+        tried = [call["token"] for call in plugin.calls]
+        assert tried.count("fresh-token") == 6 and tried.count("spent-token") == 6
+        plugin.calls.clear()
+        gate.generate("a cat", model="fake/basic", n=3)
+    assert [call["token"] for call in plugin.calls] == ["fresh-token"] * 3
+    assert rotation.available(("spent-token", "fresh-token")) == ["fresh-token"]
