@@ -128,9 +128,9 @@ def test_concurrent_calls_all_move_off_a_spent_token():
     class SpentFirst(FakePlugin):
         @imagegate.hookimpl
         async def generate(self, request, model, token, context):
-            self.calls.append({"token": token})
             await asyncio.sleep(0.01)
             if token == "spent-token":
+                self.calls.append({"token": token})
                 raise QuotaExceeded("daily quota used up")
             return await FakePlugin.generate(self, request, model, token, context)
 
