@@ -9,11 +9,9 @@ import pytest
 
 import imagegate
 from imagegate import Provider
+from imagegate.server import create_app
 from tests.emulators.server import ServerThread
 from tests.fakes import FakePlugin
-
-pytest.importorskip("fastapi")
-from imagegate.server import create_app
 
 OTHER_PROVIDER = Provider(
     id="other", display_name="Other", model_prefix="other", auth_prefix="ot", auth="optional"

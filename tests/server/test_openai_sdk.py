@@ -6,13 +6,12 @@ import base64
 import time
 
 import httpx
+import openai
 import pytest
 
 import imagegate
 from imagegate import errors
 from tests.fakes import FakePlugin, png_bytes
-
-openai = pytest.importorskip("openai")
 
 
 @pytest.fixture

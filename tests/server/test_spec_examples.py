@@ -1,19 +1,18 @@
 """The spec's four curl examples (PROVIDERS.md "Usage Examples"), sent byte for byte.
 
 Each body and header is exactly what the spec's `curl -d '...'` sends, to the server on a
-real socket, backed by the real provider plugin talking to its emulator. A case is skipped
-until its plugin and emulator exist.
+real socket, backed by the real provider plugin talking to its emulator.
 """
 
 from __future__ import annotations
 
 import http.client
 import importlib
-import importlib.util
 import json
 from urllib.parse import urlsplit
 
 import httpx
+import openai
 import pytest
 
 import imagegate
@@ -65,16 +64,6 @@ EXAMPLES = [
 ]
 
 
-def _available(module: str, fixture: str) -> bool:
-    if importlib.util.find_spec(module) is None:
-        return False
-    if not hasattr(importlib.import_module(module), "list_models"):
-        return False  # the plugin is still a stub
-    from tests.emulators import fixtures
-
-    return hasattr(fixtures, fixture)
-
-
 def curl(base_url: str, body: bytes, authorization: str | None) -> tuple[int, bytes]:
     """POST the way `curl -X POST -H ... -d '...'` does: these headers, this body."""
     url = urlsplit(base_url)
@@ -98,17 +87,7 @@ def curl(base_url: str, body: bytes, authorization: str | None) -> tuple[int, by
 
 @pytest.mark.parametrize(
     ("module", "provider", "fixture", "authorization", "body"),
-    [
-        pytest.param(
-            *example,
-            id=example[1],
-            marks=pytest.mark.skipif(
-                not _available(example[0], example[2]),
-                reason=f"{example[0]} or its emulator is not available yet",
-            ),
-        )
-        for example in EXAMPLES
-    ],
+    [pytest.param(*example, id=example[1]) for example in EXAMPLES],
 )
 def test_spec_curl_example(request, live_server, module, provider, fixture, authorization, body):
     emulator = request.getfixturevalue(fixture)
@@ -137,23 +116,12 @@ def test_spec_curl_example(request, live_server, module, provider, fixture, auth
 
 @pytest.mark.parametrize(
     ("module", "provider", "fixture", "authorization", "body"),
-    [
-        pytest.param(
-            *example,
-            id=example[1],
-            marks=pytest.mark.skipif(
-                not _available(example[0], example[2]),
-                reason=f"{example[0]} or its emulator is not available yet",
-            ),
-        )
-        for example in EXAMPLES
-    ],
+    [pytest.param(*example, id=example[1]) for example in EXAMPLES],
 )
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
 def test_openai_sdk_against_each_provider(
     request, live_server, module, provider, fixture, authorization, body, response_format
 ):
-    openai = pytest.importorskip("openai")
     import base64
 
     emulator = request.getfixturevalue(fixture)
