@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.cli.conftest import cli_env, run_cli
-
-pytest.importorskip("imagegate_huggingface")
 
 
 def test_generate_a_cute_cat_with_the_default_model(spaces_emulator):
