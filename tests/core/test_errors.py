@@ -39,6 +39,10 @@ def test_no_token_in_message_or_repr(failure):
     for text in (str(error), repr(error), error.message, str(error.to_openai())):
         assert TOKEN not in text
     assert "***" in error.message
+    chained = error.__cause__ or error.__context__
+    while chained is not None:  # nor in the exceptions it was raised from
+        assert TOKEN not in str(chained) and TOKEN not in repr(chained)
+        chained = chained.__cause__ or chained.__context__
 
 
 def test_an_unexpected_exception_becomes_a_provider_error_naming_the_provider():

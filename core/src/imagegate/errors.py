@@ -90,9 +90,19 @@ class ImagegateError(Exception):
         }
 
     def redacted(self, secrets: Iterable[str]) -> ImagegateError:
-        """This error with every secret scrubbed from its message (in place, returned)."""
+        """This error with every secret scrubbed from its message and from the exceptions
+        chained to it, whose tracebacks a caller may print (in place, returned)."""
+        secrets = list(secrets)
         self.message = redact(self.message, secrets)
         self.args = (self.message,)
+        seen = {id(self)}
+        cause = self.__cause__ or self.__context__
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            cause.args = tuple(
+                redact(arg, secrets) if isinstance(arg, str) else arg for arg in cause.args
+            )
+            cause = cause.__cause__ or cause.__context__
         return self
 
 
