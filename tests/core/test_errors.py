@@ -144,3 +144,15 @@ def test_importing_imagegate_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_retry_after_seconds_reads_both_header_forms():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+
+    in_a_minute = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=60), usegmt=True)
+    assert errors.retry_after_seconds("7") == 7.0
+    assert 55 <= errors.retry_after_seconds(in_a_minute) <= 60
+    assert errors.retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    for unreadable in (None, "", "  ", "soon"):
+        assert errors.retry_after_seconds(unreadable) is None

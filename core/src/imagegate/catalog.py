@@ -45,6 +45,8 @@ class Catalog:
         self.entries: list[Entry] = []
         self.providers: dict[str, Provider] = {}
         self.provider_plugins: dict[str, object] = {}
+        self.token_prefixes: dict[str, Provider] = {}
+        """Lower-cased auth prefix or provider id -> the provider a `prefix:token` is for."""
         self._by_prefix: dict[str, dict[str, Entry]] = {}
         for impl in pm.hook.list_models.get_hookimpls():
             for model in impl.function() or ():
@@ -55,6 +57,8 @@ class Catalog:
         self.entries.append(entry)
         self.providers.setdefault(provider.id, provider)
         self.provider_plugins.setdefault(provider.id, entry.plugin)
+        for prefix in (provider.auth_prefix.lower(), provider.id.lower()):
+            self.token_prefixes.setdefault(prefix, provider)
         for prefix in {provider.model_prefix.lower(), provider.id.lower()}:
             index = self._by_prefix.setdefault(prefix, {})
             for name in (entry.model.id, *entry.model.aliases):
@@ -65,13 +69,6 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def provider_for_auth_prefix(self, prefix: str) -> Provider | None:
-        prefix = prefix.lower()
-        for provider in self.providers.values():
-            if prefix in {provider.auth_prefix.lower(), provider.id.lower()}:
-                return provider
-        return None
 
     def resolve(self, model_id: str | None) -> Entry:
         """The entry for a user-typed id, or `InvalidModel` with the closest known ids."""

@@ -44,6 +44,7 @@ __all__ = [
     "RateLimited",
     "Timeout",
     "redact",
+    "retry_after_seconds",
 ]
 
 
@@ -200,3 +201,21 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date), for a
+    plugin's `RateLimited(retry_after=...)`; None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -145,7 +146,9 @@ class Gate:
             )
         return statuses
 
-    def tokens_for(self, provider: Provider, explicit: str | Sequence[str] | None = None):
+    def tokens_for(
+        self, provider: Provider, explicit: str | Sequence[str] | None = None
+    ) -> TokenSource:
         """The tokens a call to `provider` would use, and where they came from."""
         return self._find_tokens(provider, explicit)
 
@@ -225,16 +228,11 @@ class Gate:
             env=None if self.use_stored_tokens else {},
             use_keys_file=self.use_stored_tokens,
         )
-        known = {}
-        for other in self.catalog.providers.values():
-            known[other.auth_prefix.lower()] = other
-            known[other.id.lower()] = other
-        stripped = tuple(strip_auth_prefix(t, provider, known) for t in found.tokens)
+        owners = self.catalog.token_prefixes
+        stripped = tuple(strip_auth_prefix(t, provider, owners) for t in found.tokens)
         return TokenSource(stripped, found.source)
 
     def _base_url(self, provider: Provider) -> str | None:
-        import os
-
         return (
             self._base_urls.get(provider.id)
             or os.environ.get(provider.base_url_env)

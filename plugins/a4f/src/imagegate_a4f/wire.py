@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
-import time
 from typing import TYPE_CHECKING, Any
 
 from imagegate import GeneratedImage, ImageRequest, Model
@@ -24,6 +22,7 @@ from imagegate.errors import (
     QuotaExceeded,
     RateLimited,
     redact,
+    retry_after_seconds,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +109,7 @@ def error_for(response: httpx.Response, token: str | None) -> ImagegateError:
         return RateLimited(
             f"{NAME} is rate limiting this key ({message}); slow down or add another key",
             provider="a4f",
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
         )
     if status >= 500:
         return ProviderError(f"{said}; try again later", provider="a4f", transient=True)
@@ -143,18 +142,3 @@ def _message(response: httpx.Response) -> str:
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -20,6 +20,7 @@ from imagegate.errors import (
     QuotaExceeded,
     RateLimited,
     redact,
+    retry_after_seconds,
 )
 
 if TYPE_CHECKING:
@@ -150,28 +151,10 @@ def error_for(response: httpx.Response, token: str | None) -> ImagegateError:
         return RateLimited(
             f"{where}; too many requests, slow down or add another token",
             provider="gitee",
-            retry_after=retry_after(response),
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
         )
     if status >= 500:
         return ProviderError(
             f"{where}; the service failed, try again", provider="gitee", transient=True
         )
     return ProviderError(f"{where}", provider="gitee")
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from `Retry-After` (a number or an HTTP date), None when absent or odd."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    import time
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -17,6 +17,7 @@ from imagegate.errors import (
     ProviderUnreachable,
     QuotaExceeded,
     RateLimited,
+    retry_after_seconds,
 )
 
 from .models import PROVIDER, Space
@@ -92,7 +93,7 @@ def from_status(status: int, headers: object, text: str, space: Space) -> Imageg
         )
     if status == 429:
         retry = getattr(headers, "get", lambda _key: None)("retry-after")
-        return _rate_limited(name, float(retry) if retry and retry.isdigit() else None)
+        return _rate_limited(name, retry_after_seconds(retry))
     if status == 503:
         if not text.lstrip().startswith(("{", "[")):
             return SpaceDown(

@@ -167,7 +167,7 @@ def error_for(response: httpx.Response, *, model: Model, during: str) -> errors.
         return errors.RateLimited(
             f"{said}{describe_limits(figures)}; too many requests, retry shortly",
             provider=PROVIDER,
-            retry_after=_retry_after(response),
+            retry_after=errors.retry_after_seconds(response.headers.get("retry-after")),
         )
     if status == 404 and during == "submit":
         return errors.InvalidModel(
@@ -179,14 +179,6 @@ def error_for(response: httpx.Response, *, model: Model, during: str) -> errors.
     if status in (400, 422) and during == "submit":
         return errors.InvalidRequest(f"{NAME} refused the request: {text}", provider=PROVIDER)
     return errors.ProviderError(said, provider=PROVIDER, transient=status >= 500)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _unexpected(what: str) -> errors.ProviderError:
