@@ -63,15 +63,18 @@ async def fan_out(n: int, rounds: int = 5) -> float:
 def main() -> None:
     samples = asyncio.run(per_image_overhead())
     ms = sorted(s * 1000 for s in samples)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
     print(
         f"n=1 instant plugin, {len(ms)} calls: median {statistics.median(ms):.3f} ms, "
         f"p90 {ms[int(len(ms) * 0.9)]:.3f} ms, p99 {ms[int(len(ms) * 0.99)]:.3f} ms"
     )
     one, eight = asyncio.run(fan_out(1)), asyncio.run(fan_out(8))
-    print(f"200 ms per call: n=1 {one * 1000:.1f} ms, n=8 {eight * 1000:.1f} ms "
-          f"({eight / one:.3f}x)")
+    print(
+        f"200 ms per call: n=1 {one * 1000:.1f} ms, n=8 {eight * 1000:.1f} ms ({eight / one:.3f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -64,12 +64,17 @@ class ImagegateError(Exception):
         param: str | None = None,
         retry_after: float | None = None,
         transient: bool | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.param = param
         self.retry_after = retry_after
+        """Seconds until trying again may work, when the provider said so."""
+        self.scope = scope
+        """For quota and rate limits: `token` (the whole token is spent for its provider) or
+        `model` (only this model); None: the provider's declared `quota_scope`."""
         if transient is not None:
             self.transient = transient
 
@@ -158,7 +163,8 @@ class RateLimited(ImagegateError):
 
 
 class QuotaExceeded(RateLimited):
-    """The token's quota is spent: not retried with it before 00:00 UTC."""
+    """The token's quota is spent: not used again until its provider says it is back
+    (`retry_after`, or the provider's daily `quota_reset`)."""
 
     code = "QUOTA_EXCEEDED"
     openai_type = "insufficient_quota"

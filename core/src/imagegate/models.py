@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 __all__ = ["Capabilities", "FloatRange", "IntRange", "Model", "Provider"]
 
 AuthMode = Literal["required", "optional", "none"]
+QuotaScope = Literal["token", "model"]
 
 
 class _Frozen(BaseModel):
@@ -50,6 +51,8 @@ class Capabilities(_Frozen):
     seed: bool = True
     min_side: int = 256
     max_side: int = 2048
+    size_step: int = 1
+    """Width and height must be multiples of this (16 for Z-Image's pipeline); 1: any."""
     default_size: str = "1024x1024"
     aspect_ratios: tuple[str, ...] | None = None
     """Set when the model takes an aspect ratio instead of a pixel size (qwen-image-fast)."""
@@ -79,6 +82,13 @@ class Provider(_Frozen):
     """The distribution that ships the plugin, for install hints: `imagegate-gitee`."""
     model_id_hint: str | None = None
     """Said when an id under this provider's prefix is unknown (how its ids are formed)."""
+    quota_reset: str | None = "00:00+00:00"
+    """When a spent daily quota comes back: local time of day with its UTC offset
+    (`00:00+08:00` is midnight in Asia/Shanghai). None: quotas refill continuously (ZeroGPU),
+    so a spent one waits only as long as the provider's answer says."""
+    quota_scope: QuotaScope = "token"
+    """What one quota answer spends: the whole token (`token`) or only the model (`model`,
+    A4F's per-model free tier); an error's own `scope` overrides it."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -106,6 +116,9 @@ class Model(_Frozen):
     """Short names within the provider's prefix: `flux-2` for `ms/flux-2`."""
     capabilities: Capabilities = Field(default_factory=Capabilities)
     description: str | None = None
+    family: str | None = None
+    """The open model this is, shared by every provider serving the same weights
+    (`z-image-turbo`, `flux-1-schnell`): `any/<family>` picks the best of them."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -19,6 +19,8 @@ PROVIDER = Provider(
     distribution="imagegate-a4f",
     model_id_hint="A4F model ids carry the upstream's provider-N/ prefix, e.g. "
     "a4f/provider-4/imagen-4",
+    quota_reset="00:00+00:00",  # the free tier is daily, per model (a4f.co/docs/limits)
+    quota_scope="model",
 )
 
 # No negative prompt, steps, guidance or seed on any of them; one call returns up to 10
@@ -28,12 +30,18 @@ _CAPABILITIES = Capabilities(
 )
 
 MODELS: tuple[Model, ...] = tuple(
-    Model(id=model_id, display_name=name, provider=PROVIDER, capabilities=_CAPABILITIES)
-    for model_id, name in (
-        ("provider-4/imagen-3.5", "Imagen 3.5 (provider-4)"),
-        ("provider-4/imagen-4", "Imagen 4 (provider-4)"),
-        ("provider-8/imagen-3", "Imagen 3 (provider-8)"),
-        ("provider-4/flux-schnell", "FLUX Schnell (provider-4)"),
-        ("provider-8/z-image", "Z-Image (provider-8)"),
+    Model(
+        id=model_id,
+        display_name=name,
+        provider=PROVIDER,
+        capabilities=_CAPABILITIES,
+        family=family,
+    )
+    for model_id, name, family in (
+        ("provider-4/imagen-3.5", "Imagen 3.5 (provider-4)", None),
+        ("provider-4/imagen-4", "Imagen 4 (provider-4)", None),
+        ("provider-8/imagen-3", "Imagen 3 (provider-8)", None),
+        ("provider-4/flux-schnell", "FLUX Schnell (provider-4)", "flux-1-schnell"),
+        ("provider-8/z-image", "Z-Image (provider-8)", "z-image-turbo"),
     )
 )

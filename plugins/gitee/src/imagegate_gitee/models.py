@@ -16,6 +16,7 @@ PROVIDER = Provider(
     base_url="https://ai.gitee.com/v1",
     key_url="https://ai.gitee.com",
     distribution="imagegate-gitee",
+    quota_reset="00:00+08:00",  # daily quotas end at midnight Asia/Shanghai
 )
 
 
@@ -27,12 +28,14 @@ def _model(
     steps: tuple[int, int, int],
     guidance: tuple[float, float, float] | None = None,
     aliases: tuple[str, ...] = (),
+    family: str | None = None,
 ) -> Model:
     return Model(
         id=id,
         display_name=name,
         provider=PROVIDER,
         aliases=aliases,
+        family=family,
         capabilities=Capabilities(
             negative_prompt=negative,
             steps=IntRange(min=steps[0], max=steps[1], default=steps[2]),
@@ -44,14 +47,26 @@ def _model(
 
 
 MODELS: tuple[Model, ...] = (
-    _model("z-image-turbo", "Z-Image Turbo", negative=True, steps=(1, 20, 9)),
+    _model(
+        "z-image-turbo", "Z-Image Turbo", negative=True, steps=(1, 20, 9), family="z-image-turbo"
+    ),
     _model("GLM-Image", "GLM Image", negative=True, steps=(1, 50, 30), guidance=(0, 20, 1.5)),
     _model("Qwen-Image", "Qwen Image", negative=True, steps=(4, 50, 20), aliases=("qwen-image",)),
     _model(
-        "Qwen-Image-2512", "Qwen Image 2512", negative=True, steps=(1, 50, 4), guidance=(0, 20, 1)
+        "Qwen-Image-2512",
+        "Qwen Image 2512",
+        negative=True,
+        steps=(1, 50, 4),
+        guidance=(0, 20, 1),
+        family="qwen-image-2512",
     ),
     _model(
-        "flux-1-schnell", "FLUX.1 Schnell", negative=False, steps=(1, 50, 8), guidance=(0, 50, 7.5)
+        "flux-1-schnell",
+        "FLUX.1 Schnell",
+        negative=False,
+        steps=(1, 50, 8),
+        guidance=(0, 50, 7.5),
+        family="flux-1-schnell",
     ),
     _model(
         "FLUX_1-Krea-dev",
@@ -60,6 +75,7 @@ MODELS: tuple[Model, ...] = (
         steps=(1, 50, 20),
         guidance=(0, 20, 4.5),
         aliases=("flux-1-krea-dev",),
+        family="flux-1-krea-dev",
     ),
     _model(
         "FLUX.1-dev",
@@ -68,5 +84,6 @@ MODELS: tuple[Model, ...] = (
         steps=(1, 50, 20),
         guidance=(0, 20, 4.5),
         aliases=("flux-1-dev",),
+        family="flux-1-dev",
     ),
 )

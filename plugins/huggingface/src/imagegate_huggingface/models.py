@@ -24,6 +24,7 @@ PROVIDER = Provider(
     docs_url="https://huggingface.co/docs/hub/spaces",
     extra_token_env=("HF_TOKEN",),
     distribution="imagegate-huggingface",
+    quota_reset=None,  # ZeroGPU quotas refill over minutes; the answer says how long
 )
 
 QWEN_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
@@ -60,12 +61,15 @@ SPACES: dict[str, Space] = {
 }
 
 
-def _model(model_id: str, name: str, steps: IntRange, **caps: object) -> Model:
+def _model(
+    model_id: str, name: str, steps: IntRange, family: str | None = None, **caps: object
+) -> Model:
     space = SPACES[model_id]
     return Model(
         id=model_id,
         display_name=name,
         provider=PROVIDER,
+        family=family,
         capabilities=Capabilities(negative_prompt=False, guidance=None, steps=steps, **caps),
         description=f"Space {space.name}",
     )
@@ -76,6 +80,7 @@ MODELS: tuple[Model, ...] = (
         "z-image-turbo",
         "Z-Image Turbo",
         IntRange(min=1, max=20, default=9),
+        family="z-image-turbo",
         min_side=512,
         max_side=2048,
     ),
@@ -90,6 +95,7 @@ MODELS: tuple[Model, ...] = (
         "flux-1-schnell",
         "FLUX.1 Schnell",
         IntRange(min=1, max=50, default=8),
+        family="flux-1-schnell",
         min_side=256,
         max_side=2048,
     ),

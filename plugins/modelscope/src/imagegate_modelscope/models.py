@@ -22,17 +22,20 @@ PROVIDER = Provider(
     key_url="https://modelscope.cn",
     docs_url="https://modelscope.cn/docs/model-service/API-Inference/intro",
     distribution="imagegate-modelscope",
+    quota_reset="00:00+08:00",  # daily limits end at midnight Asia/Shanghai
+    quota_scope="model",  # usually the per-model daily limit; the answer's headers refine it
 )
 
 _FLUX_STEPS = IntRange(min=1, max=50, default=24)
 
 
-def _flux(model_id: str, name: str, alias: str, guidance_max: float) -> Model:
+def _flux(model_id: str, name: str, alias: str, guidance_max: float, family: str) -> Model:
     return Model(
         id=model_id,
         display_name=name,
         provider=PROVIDER,
         aliases=(alias,),
+        family=family,
         capabilities=Capabilities(
             negative_prompt=True,
             steps=_FLUX_STEPS,
@@ -49,6 +52,7 @@ MODELS: tuple[Model, ...] = (
         display_name="Z-Image Turbo",
         provider=PROVIDER,
         aliases=("z-image-turbo",),
+        family="z-image-turbo",
         capabilities=Capabilities(
             negative_prompt=True,
             steps=IntRange(min=1, max=20, default=9),
@@ -61,6 +65,7 @@ MODELS: tuple[Model, ...] = (
         display_name="Qwen Image 2512",
         provider=PROVIDER,
         aliases=("qwen-image-2512",),
+        family="qwen-image-2512",
         capabilities=Capabilities(
             negative_prompt=True,
             steps=IntRange(min=1, max=50, default=4),
@@ -68,7 +73,9 @@ MODELS: tuple[Model, ...] = (
             max_side=1664,
         ),
     ),
-    _flux("black-forest-labs/FLUX.2-dev", "FLUX.2", "flux-2", 10),
-    _flux("black-forest-labs/FLUX.1-Krea-dev", "FLUX.1 Krea", "flux-1-krea-dev", 20),
-    _flux("MusePublic/489_ckpt_FLUX_1", "FLUX.1", "flux-1", 20),
+    _flux("black-forest-labs/FLUX.2-dev", "FLUX.2", "flux-2", 10, "flux-2-dev"),
+    _flux(
+        "black-forest-labs/FLUX.1-Krea-dev", "FLUX.1 Krea", "flux-1-krea-dev", 20, "flux-1-krea-dev"
+    ),
+    _flux("MusePublic/489_ckpt_FLUX_1", "FLUX.1", "flux-1", 20, "flux-1-dev"),
 )
