@@ -17,8 +17,11 @@
     ├── Timeout                     (TIMEOUT, 504)
     └── Cancelled                   (CANCELLED, 499)
 
-Messages say what went wrong and what to do next, and never contain a token: the core
-scrubs every token it handed out from messages before they leave it (see `redact`).
+Messages say what went wrong and never contain a token: the core scrubs every token it
+handed out from messages before they leave it (see `redact`). What the machine's owner can
+do about it (set an environment variable, run `imagegate keys set`) is the separate `hint`,
+which the library and the CLI show after the message and the server never sends to its
+callers (that advice is not theirs to follow).
 """
 
 from __future__ import annotations
@@ -65,9 +68,13 @@ class ImagegateError(Exception):
         retry_after: float | None = None,
         transient: bool | None = None,
         scope: str | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        """What went wrong, fit for any reader (a server's caller included)."""
+        self.hint = hint
+        """What the owner of this machine can do next (CLI and library only)."""
         self.provider = provider
         self.param = param
         self.retry_after = retry_after
@@ -79,7 +86,7 @@ class ImagegateError(Exception):
             self.transient = transient
 
     def __str__(self) -> str:
-        return self.message
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
@@ -100,6 +107,8 @@ class ImagegateError(Exception):
         chained to it, whose tracebacks a caller may print (in place, returned)."""
         secrets = list(secrets)
         self.message = redact(self.message, secrets)
+        if self.hint:
+            self.hint = redact(self.hint, secrets)
         self.args = (self.message,)
         seen = {id(self)}
         cause = self.__cause__ or self.__context__

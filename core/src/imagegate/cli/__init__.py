@@ -112,7 +112,7 @@ def _failed(exc: Exception) -> int:
 
     console.traceback_if_debug(exc)
     if isinstance(exc, ImagegateError):
-        console.error(exc.message)
+        console.error(str(exc))
     else:
         console.error(
             f"unexpected {type(exc).__name__}: {exc} "
