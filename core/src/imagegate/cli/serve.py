@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import console, exit_codes
+from .serve_storage import apply_storage_options, storage_options
 
 _SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
 INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[server]'"
@@ -20,9 +21,11 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
+@storage_options
+def serve(host: str, port: int, api_key: str | None, workers: int, **storage) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
+    apply_storage_options(**storage)
     try:
         from imagegate.server import serve as run_server
     except ImportError as exc:
