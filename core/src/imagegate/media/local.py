@@ -47,6 +47,8 @@ class LocalMedia(MediaStore):
         self._clock = clock
         self._fallback: MemoryMedia | None = None
         self._guard = threading.Lock()
+        self._shards: set[str] = set()
+        """Shard directories known to exist (a mkdir costs as much as the write)."""
 
     def local_path(self, key: str) -> Path | None:
         return self.root / key[:2] / key if valid_key(key) else None
@@ -73,9 +75,17 @@ class LocalMedia(MediaStore):
                 return self._stored(key, len(data), now)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.parent / f".{key}.{secrets.token_hex(4)}.part"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        if key[:2] not in self._shards:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._shards.add(key[:2])
+        try:
+            fd = os.open(temp, flags, 0o600)
+        except FileNotFoundError:  # the shard went away under us (a manual clean-up)
+            self._shards.discard(key[:2])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, flags, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
