@@ -27,6 +27,7 @@ __all__ = ["DEFAULT_RETENTION", "RETENTION_ENV", "Janitor", "parse_retention"]
 RETENTION_ENV = "IMAGEGATE_RETENTION"
 DEFAULT_RETENTION = 7 * 86400.0
 SWEEP_EVERY = 600.0
+BATCH = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -90,10 +91,18 @@ class Janitor:
         """Delete what is past retention now: (records, images) removed."""
         if self.retention is None:
             return 0, 0
+        from .state import HistoryQuery
+
         records = images = 0
         try:
             cutoff = self._clock() - self.retention
-            records = len(await self._state().history_delete(before=cutoff))
+            state = self._state()
+            while True:  # in short batches: the store keeps serving requests in between
+                batch = await state.history_list(HistoryQuery(before=cutoff, limit=BATCH))
+                gone = len(await state.history_delete([r["id"] for r in batch])) if batch else 0
+                records += gone
+                if not gone:
+                    break
             media = self._media()
             if media is not None:
                 images = await media.sweep()

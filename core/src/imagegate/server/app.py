@@ -183,10 +183,14 @@ def create_app(
         description="OpenAI's body plus the spec's extensions at the top level.",
     )(generations)
 
-    @app.api_route("/v1/images/files/{name}", methods=["GET", "HEAD"])
+    @app.get("/v1/images/files/{name}")
     async def get_image_file(request: Request, name: str) -> Response:
         """An image this server stored (`<sha256>.<ext>`; ETag, Range, kept for retention)."""
         return await image_file(request, store)
+
+    app.add_api_route(
+        "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
+    )
 
     @app.get("/v1/images/history")
     async def get_history(request: Request) -> Response:
