@@ -159,3 +159,21 @@ def test_pass_links_answers_with_the_providers_own_link(live_server, gitee_emula
     assert image.url.startswith(gitee_emulator.base_url.split("/v1")[0] + "/files/")
     assert image.expires_at is None
     assert httpx.get(f"{url}/health").json()["storage"]["pass_links"] == ["gitee"]
+
+
+def test_a_corrupt_state_file_is_reported_and_generation_goes_on(live_server, tmp_path):
+    (tmp_path / "state.db").write_bytes(b"not a database " * 400)
+    gate = imagegate.Gate(
+        plugins=[FakePlugin()],
+        use_stored_tokens=False,
+        state=f"sqlite:///{tmp_path / 'state.db'}",
+        media=str(tmp_path / "images"),
+    )
+    url = live_server(gate)
+    (image,) = sdk(url).images.generate(model="fake/basic", prompt="a cat").data
+    assert httpx.get(image.url).content.startswith(b"\x89PNG")
+    health = httpx.get(f"{url}/health").json()
+    assert health["status"] == "degraded"
+    assert health["storage"]["degraded"] == [
+        "history and key health are kept in memory: the state store failed"
+    ]
