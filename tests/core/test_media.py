@@ -94,6 +94,7 @@ async def test_a_full_disk_keeps_answering_from_memory_and_leaves_no_half_image(
     async with gate_with(tmp_path, keep_images=True) as gate:
         first = await gate.agenerate("a cat", model="fake/basic", seed=1)
         second = await gate.agenerate("a dog", model="fake/basic", seed=2)
+        await gate.media.flush()  # the writes happen behind the answers
         assert gate.media.degraded and "No space left" in gate.media.degraded
         for result, shade in ((first, 1), (second, 2)):
             assert await gate.media.get(result.images[0].stored.key) == png_bytes(8, 8, shade)
@@ -113,6 +114,7 @@ async def test_an_unwritable_data_dir_still_answers(tmp_path, monkeypatch, capfd
         result = await gate.agenerate("a cat", model="fake/basic", seed=3)
         assert await gate.media.get(result.images[0].stored.key) == png_bytes(8, 8, 3)
         assert (await gate.history.get(result.history_id))["prompt"] == "a cat"
+        await gate.media.flush()
         assert gate.state.degraded and gate.media.degraded
     err = capfd.readouterr().err
     assert err.count("warning") == 2  # one for history, one for images
@@ -157,6 +159,7 @@ async def test_an_expired_image_is_gone_before_any_sweep(tmp_path):
     clock[0] += 61
     assert await media.head(stored.key) is None
     assert await media.get(stored.key) is None
+    await media.flush()
     assert os.path.exists(media.local_path(stored.key))  # until the sweep
     assert await media.sweep() == 1
     assert not os.path.exists(media.local_path(stored.key))

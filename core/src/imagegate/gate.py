@@ -359,6 +359,8 @@ class Gate:
 
     async def aclose(self) -> None:
         await self.janitor.wait()
+        if self._media is not None:
+            await self._media.close()  # every stored image on disk before we go
         if self._own_client and self._client is not None:
             if self._client_loop is asyncio.get_running_loop():
                 await self._client.aclose()

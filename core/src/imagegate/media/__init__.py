@@ -10,6 +10,7 @@ image past its retention as gone even before `sweep` removes it.
     head / get              what is known of one, or its bytes (None: unknown or expired)
     open_range              its bytes from `start` to `end`, in chunks (HTTP Range)
     delete / sweep          remove some (unless stored again since), or all expired ones
+    flush / close           wait until every put is durable (a backend may write behind)
 
 Backends: `local.py`, a directory (default `<data dir>/images/`), and `memory.py`, in the
 process (tests, and the fallback when the directory cannot be written). `open_media(url)`
@@ -110,6 +111,10 @@ class MediaStore(ABC):
     @abstractmethod
     async def sweep(self) -> int:
         """Remove every image past its retention; how many went."""
+
+    async def flush(self) -> None:
+        """Wait until every `put` so far is durable (backends that write behind)."""
+        return None
 
     def local_path(self, key: str) -> Path | None:
         """The file holding `key` when this backend is a local directory (for sendfile)."""

@@ -1,10 +1,12 @@
 """Images in a directory: `<root>/<first two hex digits>/<sha256>.<ext>`.
 
 A file's modification time is when its bytes were last stored, which is all retention
-needs, so there is no index to keep in step. Writes go to a temporary name in the same
-directory and are renamed into place: an interrupted write (a crash, a full disk) leaves at
-most a `.part` file, which `sweep` removes, never half an image under a final name. Disk
-work runs in a worker thread, never on the event loop.
+needs, so there is no index to keep in step. `put` hashes the bytes and hands the write to
+a worker thread, so an answer never waits for the disk: until the file is in place the
+bytes are served from memory, and `flush`/`close` (a server's shutdown, a gate's
+`aclose`) wait for every write. Writes go to a temporary name in the same directory and
+are renamed into place: an interrupted write (a crash, a full disk) leaves at most a
+`.part` file, which `sweep` removes, never half an image under a final name.
 
 A directory that cannot be written (read-only, full, not a directory) does not stop
 generation: the store says so once on stderr, marks itself `degraded`, and keeps new images
@@ -15,13 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import logging
 import os
 import secrets
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import MediaStore, StoredImage, key_for, mime_of_key, valid_key
@@ -31,6 +36,10 @@ __all__ = ["LocalMedia"]
 
 STALE_PART = 3600.0
 """A temporary file this old is the remains of an interrupted write."""
+MAX_PENDING = 64 * 2**20
+"""Bytes waiting for the disk beyond which `put` waits for its own write."""
+
+log = logging.getLogger("imagegate")
 
 
 class LocalMedia(MediaStore):
@@ -49,6 +58,10 @@ class LocalMedia(MediaStore):
         self._guard = threading.Lock()
         self._shards: set[str] = set()
         """Shard directories known to exist (a mkdir costs as much as the write)."""
+        self._pending: dict[str, tuple[bytes, StoredImage]] = {}
+        self._pending_bytes = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._inflight: set[asyncio.Future[None]] = set()
 
     def local_path(self, key: str) -> Path | None:
         return self.root / key[:2] / key if valid_key(key) else None
@@ -56,23 +69,59 @@ class LocalMedia(MediaStore):
     # -- writing --------------------------------------------------------------------------
 
     async def put(self, data: bytes, mime_type: str) -> StoredImage:
-        if self._fallback is None:
-            try:
-                return await asyncio.to_thread(self._put, data, mime_type)
-            except OSError as exc:
-                self._degrade(exc)
-        assert self._fallback is not None
-        return await self._fallback.put(data, mime_type)
-
-    def _put(self, data: bytes, mime_type: str) -> StoredImage:
+        """Hash now, write in the background: the answer waits for no disk. Until the file
+        is in place the bytes are served from memory; `flush` (and `close`) wait for it."""
+        if self._fallback is not None:
+            return await self._fallback.put(data, mime_type)
         sha = hashlib.sha256(data).hexdigest()
         key = key_for(sha, mime_type)
+        stored = self._stored(key, len(data), self._clock())
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            if key in self._pending:
+                return stored
+            self._pending[key] = (data, stored)
+            self._pending_bytes += len(data)
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="imagegate-media")
+            writer = self._writer
+        future = loop.run_in_executor(writer, self._write, key, data, stored.stored_at)
+        self._inflight.add(future)
+        future.add_done_callback(functools.partial(self._written, key))
+        if self._pending_bytes > MAX_PENDING:  # the disk is behind: wait for it
+            await asyncio.wait({future})
+        return stored
+
+    async def flush(self) -> None:
+        while self._inflight:
+            await asyncio.wait(set(self._inflight))
+
+    async def close(self) -> None:
+        await self.flush()
+        with self._guard:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=False)
+
+    def _written(self, key: str, future: asyncio.Future[None]) -> None:
+        self._inflight.discard(future)
+        with self._guard:
+            data, stored = self._pending.pop(key)
+            self._pending_bytes -= len(data)
+        exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, OSError):
+            self._degrade(exc)
+            assert self._fallback is not None
+            self._fallback.keep(data, stored)
+        elif exc is not None:
+            log.warning("imagegate: storing an image failed (%s)", type(exc).__name__)
+
+    def _write(self, key: str, data: bytes, now: float) -> None:
         path = self.root / key[:2] / key
-        now = self._clock()
         try:
             if path.stat().st_size == len(data):  # stored before: refresh its time
                 os.utime(path, (now, now))
-                return self._stored(key, len(data), now)
+                return
         except FileNotFoundError:
             pass
         temp = path.parent / f".{key}.{secrets.token_hex(4)}.part"
@@ -95,7 +144,6 @@ class LocalMedia(MediaStore):
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
-        return self._stored(key, len(data), now)
 
     def _degrade(self, exc: BaseException) -> None:
         with self._guard:
@@ -114,6 +162,9 @@ class LocalMedia(MediaStore):
     async def head(self, key: str) -> StoredImage | None:
         if not valid_key(key):
             return None
+        pending = self._pending.get(key)
+        if pending is not None:
+            return None if self._expired(pending[1]) else pending[1]
         found = await asyncio.to_thread(self._head, key)
         if found is None and self._fallback is not None:
             return await self._fallback.head(key)
@@ -128,6 +179,9 @@ class LocalMedia(MediaStore):
         return None if self._expired(stored) else stored
 
     async def get(self, key: str) -> bytes | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return None if self._expired(pending[1]) else pending[0]
         if await self.head(key) is None:
             return None
         if self._fallback is not None and (data := await self._fallback.get(key)) is not None:
@@ -150,6 +204,7 @@ class LocalMedia(MediaStore):
     # -- removing -------------------------------------------------------------------------
 
     async def delete(self, keys: Iterable[str], *, stored_before: float | None = None) -> int:
+        await self.flush()
         wanted = [k for k in keys if valid_key(k)]
         gone = await asyncio.to_thread(self._delete, wanted, stored_before)
         if self._fallback is not None:
@@ -170,6 +225,7 @@ class LocalMedia(MediaStore):
         return gone
 
     async def sweep(self) -> int:
+        await self.flush()
         gone = await asyncio.to_thread(self._sweep)
         if self._fallback is not None:
             gone += await self._fallback.sweep()

@@ -44,6 +44,13 @@ class MemoryMedia(MediaStore):
         now = self._clock()
         expires = None if self.retention is None else now + self.retention
         stored = StoredImage(key, sha, len(data), mime_type, now, expires)
+        self.keep(data, stored)
+        return stored
+
+    def keep(self, data: bytes, stored: StoredImage) -> None:
+        """Hold `data` as `stored` says (the directory backend hands over what it could not
+        write)."""
+        key = stored.key
         with self._lock:
             if key in self._items:
                 self._drop(key)
@@ -53,7 +60,6 @@ class MemoryMedia(MediaStore):
                 self._drop(next(iter(self._items)))
             self._items[key] = (data, stored)
             self._bytes += len(data)
-        return stored
 
     async def head(self, key: str) -> StoredImage | None:
         found = self._live(key)
