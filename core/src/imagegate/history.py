@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import secrets
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from datetime import datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ImagegateError
+from .records import failure, image_entry, new_id, success
 from .state import HistoryQuery
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = [
     "NEVER_PASSED",
     "History",
     "cli_history_enabled",
-    "new_id",
     "pass_links",
     "recorded",
     "set_cli_history",
@@ -53,17 +52,6 @@ NEVER_PASSED = {
     "and names the Space"
 }
 """Providers whose links are always stored and replaced, whatever `pass_links` says."""
-_PARAMETERS = (
-    "size", "width", "height", "aspect_ratio", "steps", "guidance_scale", "seed", "n",
-    "response_format", "quality", "style",
-)  # fmt: skip
-_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def new_id(now: float) -> str:
-    """26 characters that sort by time (milliseconds) and end in 80 random bits."""
-    value = (int(now * 1000) << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def pass_links(providers: Iterable[str]) -> frozenset[str]:
@@ -120,7 +108,7 @@ async def recorded(
     except ImagegateError as exc:
         if record:
             at = gate.clock()
-            entry = _failure(gate, prompt, model, params, exc, time.monotonic() - started)
+            entry = failure(gate, prompt, model, params, exc, time.monotonic() - started)
             await _append(gate, {"id": new_id(at), "time": at, **entry}, at)
         raise
     timings = {"generation": round(result.elapsed, 4)}
@@ -129,7 +117,7 @@ async def recorded(
     if record:
         at = gate.clock()
         result.history_id = new_id(at)
-        entry = {"id": result.history_id, "time": at, **_success(gate, result, timings)}
+        entry = {"id": result.history_id, "time": at, **success(gate, result, timings)}
         await _append(gate, entry, at)
     gate.janitor.poke()
     return result
@@ -196,7 +184,7 @@ class History:
         if entry is None:
             return
         for item, image, path in zip(entry["images"], result.images, paths, strict=False):
-            item.update(_image_entry(image), path=str(Path(path).resolve()))
+            item.update(image_entry(image), path=str(Path(path).resolve()))
         await _append(self._gate, entry, entry["time"])
 
     async def delete(self, ids: Iterable[str], *, images: bool = False) -> list[dict[str, Any]]:
@@ -241,80 +229,6 @@ async def _append(gate: Gate, entry: dict[str, Any], at: float) -> None:
         await gate.state.history_append(entry, at=at)
     except Exception as exc:  # a record is never worth a failed generation
         log.warning("imagegate: the history record was not written (%s)", type(exc).__name__)
-
-
-def _success(gate: Gate, result: ImageResult, timings: dict[str, float]) -> dict[str, Any]:
-    request = result.request
-    return {
-        "status": "ok",
-        "source": gate.history_source,
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "model": result.model,
-        "provider": result.provider,
-        "parameters": {name: getattr(request, name) for name in _PARAMETERS},
-        "images": [_image_entry(image) for image in result.images],
-        "timings": timings,
-        "warnings": list(result.warnings),
-        "error": None,
-    }
-
-
-def _image_entry(image: Any) -> dict[str, Any]:
-    stored = image.stored
-    data = image.data
-    return {
-        "seed": image.seed,
-        "width": image.width,
-        "height": image.height,
-        "mime_type": image.mime_type,
-        "bytes": stored.size if stored else (len(data) if data is not None else None),
-        "sha256": stored.sha256
-        if stored
-        else (hashlib.sha256(data).hexdigest() if data is not None else None),
-        "path": None,
-        "media_key": stored.key if stored else None,
-        "expires_at": stored.expires_at if stored else None,
-    }
-
-
-def _failure(
-    gate: Gate,
-    prompt: str | ImageRequest,
-    model: str | None,
-    params: dict[str, Any],
-    exc: ImagegateError,
-    elapsed: float,
-) -> dict[str, Any]:
-    """What the caller asked for (nothing was resolved for sure) and what went wrong."""
-    from .catalog import DEFAULT_MODEL
-    from .request import ImageRequest
-
-    asked = dict(params)
-    if isinstance(prompt, ImageRequest):
-        asked = {**prompt.model_dump(exclude_none=True), **asked}
-        model = model or prompt.model
-        prompt = prompt.prompt
-    model_id, provider = model or DEFAULT_MODEL, exc.provider
-    try:
-        found = gate.catalog.resolve(model_id).model
-        model_id, provider = found.full_id, found.provider.id
-    except Exception:
-        pass
-    simple = (str, int, float, bool, type(None))
-    return {
-        "status": "failed",
-        "source": gate.history_source,
-        "prompt": str(prompt),
-        "negative_prompt": asked.get("negative_prompt"),
-        "model": model_id,
-        "provider": provider,
-        "parameters": {k: v for k, v in asked.items() if k in _PARAMETERS and type(v) in simple},
-        "images": [],
-        "timings": {"generation": round(elapsed, 4)},
-        "warnings": [],
-        "error": {"code": exc.code, "message": exc.message},
-    }
 
 
 def _seconds(value: float | datetime | None) -> float | None:
