@@ -84,7 +84,9 @@ def start_server(kind: str, kib: int, home: Path) -> ServerThread:
 
 def measure(response_format: str, rounds: int, kib: int, root: Path) -> dict[str, list[float]]:
     """Round-robin over the servers, one request each per round, so that a machine getting
-    busier or slower (other work, disk writeback) weighs on every row alike."""
+    busier or slower (other work, disk writeback) weighs on every row alike. Also the CPU
+    time of this whole process (server, writer thread, client) per request, server by
+    server: less sensitive to a busy machine than the wall clock."""
     servers = {}
     for kind in KINDS:
         home = root / f"{response_format}-{kind}"
@@ -93,6 +95,7 @@ def measure(response_format: str, rounds: int, kib: int, root: Path) -> dict[str
     body = {"model": "fake/basic", "prompt": "a cat", "response_format": response_format}
     clients = {kind: httpx.Client(base_url=s.url, timeout=30) for kind, s in servers.items()}
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    cpu: dict[str, float] = {}
     try:
         for number in range(rounds + 50):  # the first 50: warm-up
             for kind, client in clients.items():
@@ -100,12 +103,19 @@ def measure(response_format: str, rounds: int, kib: int, root: Path) -> dict[str
                 client.post("/v1/images/generations", json=body).raise_for_status()
                 if number >= 50:
                     samples[kind].append(time.perf_counter() - start)
+        for kind, client in clients.items():
+            time.sleep(0.5)  # let the writer thread finish what the round-robin left
+            start = time.process_time()
+            for _ in range(rounds):
+                client.post("/v1/images/generations", json=body).raise_for_status()
+            time.sleep(0.2)
+            cpu[kind] = (time.process_time() - start) / rounds
     finally:
         for client in clients.values():
             client.close()
         for server in servers.values():
             server.stop()
-    return samples
+    return {**samples, **{f"cpu:{kind}": [value] for kind, value in cpu.items()}}
 
 
 def main() -> None:
@@ -117,17 +127,22 @@ def main() -> None:
         f"# {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
     )
     print(f"# {args.rounds} requests per row, round-robin, {args.kib} KiB images, data dir on disk")
-    print("| answer | storage | p50 ms | p90 ms | p50 added vs memory |")
-    print("|---|---|---|---|---|")
+    print("| answer | storage | p50 ms | p90 ms | p50 added | CPU ms/request | CPU added |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as root:
         for response_format in ("url", "b64_json"):
             found = measure(response_format, args.rounds, args.kib, Path(root))
             base = statistics.median(found["memory"]) * 1000
+            cpu_base = found["cpu:memory"][0] * 1000
             for kind in KINDS:
                 samples = sorted(found[kind])
                 p50 = statistics.median(samples) * 1000
                 p90 = samples[int(len(samples) * 0.9)] * 1000
-                print(f"| {response_format} | {kind} | {p50:.2f} | {p90:.2f} | {p50 - base:+.2f} |")
+                cpu = found[f"cpu:{kind}"][0] * 1000
+                print(
+                    f"| {response_format} | {kind} | {p50:.2f} | {p90:.2f} | {p50 - base:+.2f} | "
+                    f"{cpu:.2f} | {cpu - cpu_base:+.2f} |"
+                )
 
 
 if __name__ == "__main__":
