@@ -25,6 +25,7 @@ __all__ = [
     "FALLBACKS_ENV",
     "PREFER_ENV",
     "ChainPlan",
+    "check_fallbacks",
     "parse_fallbacks",
     "parse_prefer",
     "plan_chain",
@@ -78,6 +79,17 @@ def parse_fallbacks(value: str | Fallbacks | None) -> dict[str, tuple[str, ...]]
             )
         chains[model.strip()] = chains.get(model.strip(), ()) + tuple(split_tokens(rest))
     return chains
+
+
+def check_fallbacks(gate: Gate, fallbacks: str | Fallbacks | None = None) -> None:
+    """InvalidModel (naming the setting) unless every model of `fallbacks` and of the
+    gate's own fallbacks is known: a server checks its setting once, at start."""
+    catalog = gate.catalog
+    for chains in (gate.fallbacks, parse_fallbacks(fallbacks)):
+        for model, extra in chains.items():
+            key = _canonical(catalog, model)
+            for wanted in extra:
+                _expand(catalog, wanted, 1, key)
 
 
 def plan_chain(
@@ -155,16 +167,20 @@ def split_chain_tokens(
 def _lookup(catalog: Catalog, chains: Mapping[str, Sequence[str]], key: str) -> tuple[str, ...]:
     """The fallbacks configured for `key` (a model's full id or a family's `any/` id)."""
     for model, extra in chains.items():
-        try:
-            family = catalog.family(model)
-            canonical = family.full_id if family else catalog.resolve(model).model.full_id
-        except InvalidModel as exc:
-            raise InvalidModel(
-                f"fallbacks: {exc.message}", param="fallbacks", hint=f"check {FALLBACKS_ENV}"
-            ) from None
-        if canonical == key:
+        if _canonical(catalog, model) == key:
             return tuple(extra)
     return ()
+
+
+def _canonical(catalog: Catalog, model: str) -> str:
+    """The full id of a model or family named in the fallbacks setting."""
+    try:
+        family = catalog.family(model)
+        return family.full_id if family else catalog.resolve(model).model.full_id
+    except InvalidModel as exc:
+        raise InvalidModel(
+            f"fallbacks: {exc.message}", param="fallbacks", hint=f"check {FALLBACKS_ENV}"
+        ) from None
 
 
 def _expand(catalog: Catalog, wanted: str, group: int, key: str) -> list[tuple[Entry, int, bool]]:
