@@ -12,8 +12,9 @@ import imagegate_a4f
 import imagegate_gitee
 import imagegate_huggingface
 import imagegate_modelscope
-from imagegate import errors
+from imagegate import Capabilities, GeneratedImage, IntRange, Model, Provider, errors
 from tests.emulators.control import QUOTA_TOKEN, VALID_TOKEN
+from tests.fakes import png_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -148,6 +149,51 @@ async def test_an_explicit_fallback_serves_when_the_model_cannot(emulators, monk
         result = await gate.agenerate("a cat", model="gitee/flux-1-dev", size="512x512")
     assert result.model == "ms/MusePublic/489_ckpt_FLUX_1"
     assert [s.outcome for s in result.chain] == ["failed", "served"]
+
+
+class ThirdParty:
+    """Someone else's plugin serving the same weights: it joins by declaring the family."""
+
+    provider = Provider(
+        id="elsewhere",
+        display_name="Elsewhere",
+        model_prefix="else",
+        auth_prefix="else",
+        auth="none",
+    )
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    @imagegate.hookimpl
+    def list_models(self):
+        caps = Capabilities(negative_prompt=True, steps=IntRange(min=1, max=20, default=9))
+        return [
+            Model(
+                id="zit",
+                display_name="Z-Image Turbo",
+                provider=self.provider,
+                capabilities=caps,
+                family="z-image-turbo",
+            )
+        ]
+
+    @imagegate.hookimpl
+    async def generate(self, request, model, token, context):
+        self.calls.append(request)
+        return [GeneratedImage(data=png_bytes(), seed=request.seed)]
+
+
+async def test_a_third_party_plugin_joins_a_family_by_declaring_it(emulators, monkeypatch):
+    monkeypatch.delenv("IMAGEGATE_GITEE_TOKEN")
+    emulators["hf"].script("zerogpu_quota", times=3)
+    elsewhere = ThirdParty()
+    async with imagegate.Gate(plugins=[*PLUGINS, elsewhere]) as gate:
+        members = [m.full_id for m in gate.get_family("any/z-image-turbo").members]
+        assert members[-1] == "else/zit" and "hf/z-image-turbo" in members
+        result = await gate.agenerate("a cat", model="any/z-image-turbo", size="512x512")
+    assert result.model == "else/zit" and len(elsewhere.calls) == 1
+    assert calls(emulators["hf"])  # the Space was asked first: it is free and was declared first
 
 
 async def test_cancelling_stops_the_member_running_now(emulators):

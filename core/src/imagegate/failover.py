@@ -6,12 +6,11 @@ itself, then its fallbacks in the order given. Each model gets the request fitte
 rules (`imagegate.fit`) and runs through the ordinary per-model path (`pipeline.run`),
 all inside one deadline.
 
-The order of a family: members that can be used now (a usable token, or none needed;
-key health from the state store) and honour every parameter given, then those that would
-drop one (used only when no faithful member can serve); among them, members that did not
-fail recently, then the caller's preference (`prefer`, `IMAGEGATE_PREFER`), then free before
-paid, then the lowest recent latency. Latency and recent failures live in the state store
-(namespace `failover`), so every process of the machine, the CLI's included, shares them.
+Only models that can be used now are tried (a usable token, or none needed: key health
+from the state store). A family's members are ranked per request (`imagegate.ranking`):
+those that honour every parameter given first (one that would drop a negative prompt is
+used only when none that takes it can serve), then by recent failures, the caller's
+preference, free before paid, and recent latency.
 
 A failure another provider could fix (quota, rate limit, bad key, provider down, asleep or
 slow) moves on to the next model; one it could not (an invalid request, content refused)
@@ -21,8 +20,6 @@ ends the request. When no model can serve, one error names each and why.
 from __future__ import annotations
 
 import contextlib
-import math
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,49 +29,24 @@ from . import pipeline
 from .chain import ChainPlan, plan_chain, split_chain_tokens
 from .context import Progress, ProgressCallback
 from .credentials import TokenSource, split_tokens
-from .errors import (
-    Cancelled,
-    GenerationFailed,
-    ImagegateError,
-    InvalidModel,
-    InvalidRequest,
-    ProviderError,
-    Timeout,
-)
+from .errors import ImagegateError, InvalidRequest, Timeout
 from .fit import DROPPABLE, dropped, fit_request
-from .health import describe_wait
+from .outcomes import (
+    blocked_step,
+    is_final,
+    is_provider_trouble,
+    short_reason,
+    unavailable_error,
+)
+from .ranking import rank_key, recall, remember
 from .request import ImageRequest, build_request
 from .results import ChainStep, ImageResult
-from .unavailable import blocked_step, unavailable_error
 
 if TYPE_CHECKING:
     from .catalog import Entry
     from .gate import Gate
 
-__all__ = ["NAMESPACE", "generate"]
-
-NAMESPACE = "failover"
-RECENT_FAILURE = 300.0
-"""A model that was down or slow is tried after the others for this long (seconds)."""
-KEEP = 7 * 86400.0
-_CONTENT = re.compile(
-    r"inappropriate|sensitive|nsfw|unsafe|safety|moderat|prohibited|violat|"
-    r"content (policy|filter|review)|违规|敏感|审核",
-    re.IGNORECASE,
-)
-_SHORT = {
-    "QUOTA_EXCEEDED": "quota spent",
-    "RATE_LIMITED": "rate limited",
-    "AUTH_REQUIRED": "no token",
-    "AUTH_INVALID": "token rejected",
-    "AUTH_EXPIRED": "token expired",
-    "PERMISSION_DENIED": "not allowed",
-    "PROVIDER_UNREACHABLE": "unreachable",
-    "PROVIDER_ERROR": "failed",
-    "TIMEOUT": "timed out",
-    "GENERATION_FAILED": "generation failed",
-    "INVALID_MODEL": "does not serve it",
-}
+__all__ = ["generate"]
 
 
 @dataclass
@@ -160,15 +132,15 @@ class _Chain:
                     deadline=self.deadline,
                 )
             except ImagegateError as exc:
-                if _final(exc):
+                if is_final(exc):
                     raise
                 self._failed(candidate, exc)
-                await self._remember(model.full_id, failed=_provider_trouble(exc))
+                await remember(self.gate, model.full_id, failed=is_provider_trouble(exc))
                 if isinstance(exc, Timeout) and time.monotonic() >= self.deadline:
                     raise self._timeout() from None
                 last = (candidate.entry, exc)
                 continue
-            await self._remember(model.full_id, latency=time.monotonic() - began)
+            await remember(self.gate, model.full_id, latency=time.monotonic() - began)
             return self._served(result, candidate, order)
         steps = self._in_order(order)
         raise unavailable_error(self.plan.label, steps, self.hints).redacted(self.secrets)
@@ -215,12 +187,9 @@ class _Chain:
             raise invalid[0]
         if not candidates:
             return []
-        with contextlib.suppress(Exception):  # a preference only: never fail a request for it
-            found = await gate.state.get_many(
-                NAMESPACE, [c.entry.model.full_id for c in candidates]
-            )
-            for candidate in candidates:
-                candidate.record = found.get(candidate.entry.model.full_id, {})
+        found = await recall(gate, [c.entry.model.full_id for c in candidates])
+        for candidate in candidates:
+            candidate.record = found.get(candidate.entry.model.full_id, {})
         return self._ranked(candidates)
 
     def _ranked(self, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -237,7 +206,17 @@ class _Chain:
             common = set.intersection(*self.drops[group])
             for c in members:
                 c.extra_drops = len(set(c.drops) - common)
-            ordered += sorted(members, key=lambda c: _rank(c, prefer, now))
+            ordered += sorted(
+                members,
+                key=lambda c: rank_key(
+                    c.entry.model,
+                    c.record,
+                    extra_drops=c.extra_drops,
+                    prefer=prefer,
+                    now=now,
+                    position=c.position,
+                ),
+            )
         return ordered
 
     # -- what happened --------------------------------------------------------------------
@@ -272,7 +251,8 @@ class _Chain:
     ) -> ImageResult:
         notes: list[str] = []
         for step in self.steps.values():
-            if step.outcome == "failed" or (step.outcome == "skipped" and step.retry_after):
+            # a model without a token is a standing configuration, not news on every request
+            if step.outcome == "failed" or step.code != "AUTH_REQUIRED":
                 notes.append(f"{step.model} {step.outcome}: {step.reason}")
         self._step(served.entry.model, "served", None)
         past = False
@@ -304,14 +284,11 @@ class _Chain:
         """The progress event of moving on: `hf: quota spent, retry in 12 min -> gitee`."""
         if self.progress is None:
             return
-        short = _SHORT.get(exc.code, exc.code.lower())
-        if exc.retry_after:
-            short += f", retry in {describe_wait(exc.retry_after)}"
         event = Progress(
             provider=to.model.provider.id,
             model=to.model.full_id,
             stage="failover",
-            message=f"{failed.model.provider.model_prefix}: {short} -> "
+            message=f"{failed.model.provider.model_prefix}: {short_reason(exc)} -> "
             f"{to.model.provider.model_prefix}",
             elapsed=time.monotonic() - self.started,
         )
@@ -328,53 +305,6 @@ class _Chain:
             + (f" ({tried})" if tried else "")
             + "; try again later or allow a longer timeout"
         ).redacted(self.secrets)
-
-    async def _remember(
-        self, model_id: str, *, latency: float | None = None, failed: bool = False
-    ) -> None:
-        """Keep the recent latency (a moving average) or a recent failure of a model."""
-        if latency is None and not failed:
-            return
-        with contextlib.suppress(Exception):  # a preference only: never fail a request for it
-            store = self.gate.state
-            record = dict(await store.get(NAMESPACE, model_id) or {})
-            now = self.gate.health.clock()
-            if latency is not None:
-                old = record.get("latency")
-                record["latency"] = latency if old is None else 0.7 * old + 0.3 * latency
-                record.pop("failed_until", None)
-            if failed:
-                record["failed_until"] = now + RECENT_FAILURE
-            record["at"] = now
-            await store.put(NAMESPACE, model_id, record, ttl=KEEP)
-
-
-def _rank(c: _Candidate, prefer: Sequence[str], now: float) -> tuple:
-    provider = c.entry.model.provider
-    names = {provider.id.lower(), provider.model_prefix.lower(), provider.auth_prefix.lower()}
-    preference = next((i for i, name in enumerate(prefer) if name in names), len(prefer))
-    return (
-        c.extra_drops,
-        (c.record.get("failed_until") or 0) > now,
-        preference,
-        provider.auth == "required",
-        c.record.get("latency", math.inf),
-        c.position,
-    )
-
-
-def _final(exc: ImagegateError) -> bool:
-    """True for a failure no other provider could fix: the request itself is refused."""
-    if isinstance(exc, Cancelled):
-        return True
-    if isinstance(exc, InvalidRequest) and not isinstance(exc, InvalidModel):
-        return True
-    return isinstance(exc, GenerationFailed) and bool(_CONTENT.search(exc.message))
-
-
-def _provider_trouble(exc: ImagegateError) -> bool:
-    """Down, asleep, slow or broken: not about a token (key health keeps those)."""
-    return isinstance(exc, (ProviderError, Timeout, GenerationFailed))
 
 
 def _fields(names: Sequence[str]) -> str:

@@ -1,8 +1,10 @@
-"""Why a model of a failover chain cannot be used now, and the one error for a whole chain
-none of whose models could serve: each model and its reason, and when the first is back."""
+"""What became of each model of a failover chain: why one cannot be used now, which failures
+move on to the next model, and the one error for a chain none of whose models could serve
+(each model and its reason, and when the first is back)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -10,7 +12,11 @@ from typing import TYPE_CHECKING
 from .errors import (
     AuthInvalid,
     AuthRequired,
+    Cancelled,
+    GenerationFailed,
     ImagegateError,
+    InvalidModel,
+    InvalidRequest,
     ProviderError,
     QuotaExceeded,
     RateLimited,
@@ -24,9 +30,59 @@ if TYPE_CHECKING:
     from .gate import Gate
     from .models import Model
 
-__all__ = ["Blocked", "blocked_step", "unavailable_error"]
+__all__ = [
+    "Blocked",
+    "blocked_step",
+    "is_final",
+    "is_provider_trouble",
+    "short_reason",
+    "unavailable_error",
+]
 
 _AUTH = {AuthRequired.code, AuthInvalid.code, "AUTH_EXPIRED", "PERMISSION_DENIED"}
+_CONTENT = re.compile(
+    r"inappropriate|sensitive|nsfw|unsafe|safety|moderat|prohibited|violat|"
+    r"content (policy|filter|review)|违规|敏感|审核",
+    re.IGNORECASE,
+)
+"""How providers word a refusal of the content (ModelScope: "Output data may contain
+inappropriate content"; Space filters: "NSFW content detected")."""
+_SHORT = {
+    "QUOTA_EXCEEDED": "quota spent",
+    "RATE_LIMITED": "rate limited",
+    "AUTH_REQUIRED": "no token",
+    "AUTH_INVALID": "token rejected",
+    "AUTH_EXPIRED": "token expired",
+    "PERMISSION_DENIED": "not allowed",
+    "PROVIDER_UNREACHABLE": "unreachable",
+    "PROVIDER_ERROR": "failed",
+    "TIMEOUT": "timed out",
+    "GENERATION_FAILED": "generation failed",
+    "INVALID_MODEL": "does not serve it",
+}
+
+
+def is_final(exc: ImagegateError) -> bool:
+    """True for a failure no other provider could fix: the request itself is refused (an
+    invalid request, content refused) or cancelled. Anything else moves on."""
+    if isinstance(exc, Cancelled):
+        return True
+    if isinstance(exc, InvalidRequest) and not isinstance(exc, InvalidModel):
+        return True
+    return isinstance(exc, GenerationFailed) and bool(_CONTENT.search(exc.message))
+
+
+def is_provider_trouble(exc: ImagegateError) -> bool:
+    """Down, asleep, slow or broken: not about a token (key health keeps those)."""
+    return isinstance(exc, (ProviderError, Timeout, GenerationFailed))
+
+
+def short_reason(exc: ImagegateError) -> str:
+    """A failure for the progress line: `quota spent, retry in 12 min 34 s`."""
+    short = _SHORT.get(exc.code, exc.code.lower().replace("_", " "))
+    if exc.retry_after:
+        short += f", retry in {describe_wait(exc.retry_after)}"
+    return short
 
 
 @dataclass(frozen=True)
