@@ -361,3 +361,11 @@ def test_cancelling_stops_the_member_running_now():
 
     asyncio.run(main())
     assert not b.calls
+
+
+def test_the_model_asked_for_keeps_its_ranges_even_with_fallbacks():
+    a, b = Member("alpha", family="x"), Member("beta", family="y")
+    with gate(a, b, fallbacks={"alpha/toy-model": ["beta/toy-model"]}) as g:
+        with pytest.raises(InvalidRequest, match="steps: 99 is outside 1-50"):
+            g.generate("a cat", model="alpha/toy-model", steps=99)
+    assert not a.calls and not b.calls

@@ -45,6 +45,7 @@ from .results import ChainStep, ImageResult
 if TYPE_CHECKING:
     from .catalog import Entry
     from .gate import Gate
+    from .models import Model
 
 __all__ = ["generate"]
 
@@ -156,10 +157,15 @@ class _Chain:
             model = entry.model
             tokens = gate.tokens_for(model.provider, explicit.get(model.provider.id))
             self.secrets += tokens.tokens
-            fitted, fit_warnings = fit_request(self.request, model)
+            strict = entry is plan.primary  # the model asked for keeps its strict ranges
+            fitted, fit_warnings = (
+                (self.request, []) if strict else fit_request(self.request, model)
+            )
             try:
                 resolved, warnings = pipeline.prepare(gate, fitted, model)
             except InvalidRequest as exc:
+                if strict:
+                    raise
                 invalid.append(exc)
                 self._step(model, "skipped", f"cannot take this request: {exc.message}", exc.code)
                 continue
@@ -223,7 +229,7 @@ class _Chain:
 
     def _step(
         self,
-        model: Any,
+        model: Model,
         outcome: str,
         reason: str | None,
         code: str | None = None,

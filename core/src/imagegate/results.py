@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -153,7 +153,7 @@ class ChainStep(BaseModel):
 
     model: str
     provider: str
-    outcome: str
+    outcome: Literal["served", "failed", "skipped", "unused"]
     """`served`, `failed` (tried, then the next one), `skipped` (not tried: no usable token,
     or it would have dropped a parameter), or `unused` (a member served before it)."""
     reason: str | None = None
