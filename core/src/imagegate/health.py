@@ -114,7 +114,12 @@ class KeyHealth:
         usable: list[str | None] = []
         blocked: list[KeyState] = []
         for token, pair in keys.items():
-            states = [_state(records[k], now) for k in pair if k in records]
+            fp = fingerprint(token)
+            states = [
+                _state(records[key], now, provider.id, fp, scope)
+                for key, scope in zip(pair, (None, model.full_id), strict=True)
+                if key in records
+            ]
             active = [s for s in states if s.state != OK]
             if active:
                 blocked.append(max(active, key=lambda s: (s.state == INVALID, s.until or 0)))
