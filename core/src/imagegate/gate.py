@@ -9,14 +9,17 @@ fetching). The CLI and the server are thin layers over it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .catalog import Catalog
+from .catalog import Catalog, Family
+from .chain import FALLBACKS_ENV, PREFER_ENV, parse_fallbacks, parse_prefer
 from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
@@ -97,6 +100,12 @@ class Gate:
     links of the providers in `pass_links`; both are kept for `retention` (seconds, `7d`,
     `forever`; default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for
     tests of waits and retention.
+
+    `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
+    ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
+    `fallbacks` maps a model id to the models to try when it cannot serve
+    (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`; default `IMAGEGATE_FALLBACKS`). See
+    `imagegate.failover`.
     """
 
     def __init__(
@@ -117,8 +126,13 @@ class Gate:
         media: MediaStore | str | None = None,
         retention: float | str | None = None,
         clock: Callable[[], float] | None = None,
+        prefer: str | Sequence[str] | None = None,
+        fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
     ) -> None:
         self.timeout = timeout
+        self.prefer = parse_prefer(os.environ.get(PREFER_ENV) if prefer is None else prefer)
+        self._fallbacks_arg = os.environ.get(FALLBACKS_ENV) if fallbacks is None else fallbacks
+        self._fallbacks: dict[str, tuple[str, ...]] | None = None
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.use_stored_tokens = use_stored_tokens
@@ -148,6 +162,7 @@ class Gate:
         self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._portal_finalizer: Any = None
         self._lock = threading.Lock()
 
     # -- models and providers -------------------------------------------------------------
@@ -182,6 +197,22 @@ class Gate:
     def get_model(self, model_id: str | None = None) -> Model:
         """The model a user-typed id names (aliases, any case); `InvalidModel` if none."""
         return self.catalog.resolve(model_id).model
+
+    def list_families(self) -> list[Family]:
+        """Every family (`any/<family>`): the same open model at several providers."""
+        return list(self.catalog.families.values())
+
+    def get_family(self, model_id: str) -> Family | None:
+        """The family `any/<family>` names; None for another id; `InvalidModel` (listing
+        the families) for an unknown one."""
+        return self.catalog.family(model_id)
+
+    @property
+    def fallbacks(self) -> dict[str, tuple[str, ...]]:
+        """Model id -> the models to try after it (read once from the settings)."""
+        if self._fallbacks is None:
+            self._fallbacks = parse_fallbacks(self._fallbacks_arg)
+        return self._fallbacks
 
     def providers(self) -> list[ProviderStatus]:
         catalog = self.catalog
@@ -301,14 +332,19 @@ class Gate:
         token: str | Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
         history: bool | None = None,
         keep_images: bool | None = None,
         **params: Any,
     ) -> ImageResult:
-        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
-        `history` and `keep_images` override the gate's settings for this call."""
+        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
+
+        `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
+        `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        `history` and `keep_images` override the gate's settings for this call.
+        """
+        from .failover import generate
         from .history import recorded
-        from .pipeline import generate
 
         run = generate(
             self,
@@ -317,6 +353,7 @@ class Gate:
             token=token,
             progress=progress,
             timeout=timeout,
+            fallbacks=fallbacks,
             params=params,
         )
         return await recorded(
@@ -355,6 +392,9 @@ class Gate:
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
+                # A gate nobody closed must not hang interpreter exit: stop its portal at
+                # exit (atexit time, threads still alive), not when finalization collects it.
+                self._portal_finalizer = weakref.finalize(self, _stop_portal, self._portal_cm)
         return self._portal.call(lambda: func(*args, **kwargs))
 
     async def aclose(self) -> None:
@@ -371,9 +411,11 @@ class Gate:
 
     def close(self) -> None:
         if self._portal is not None:
-            self._portal.call(self.aclose)
-            self._portal_cm.__exit__(None, None, None)
-            self._portal = self._portal_cm = None
+            try:
+                self._portal.call(self.aclose)
+            finally:
+                self._portal_finalizer()  # stops the portal, once
+                self._portal = self._portal_cm = None
 
     async def __aenter__(self) -> Gate:
         return self
@@ -386,6 +428,11 @@ class Gate:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _stop_portal(portal_cm: Any) -> None:
+    with contextlib.suppress(Exception):
+        portal_cm.__exit__(None, None, None)
 
 
 def _rows(provider: str, fp: str, source: str | None, known: list[KeyState]) -> list[KeyStatus]:

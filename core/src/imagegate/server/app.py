@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
 from imagegate.catalog import DEFAULT_MODEL
+from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, InvalidModel
 from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
@@ -32,7 +33,7 @@ from .files import file_url, image_file
 from .history_view import history_entry, history_list
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
-from .models_view import model_entry
+from .models_view import family_entry, model_entry
 from .schemas import GenerationBody
 from .storage import storage_health
 
@@ -59,6 +60,7 @@ def create_app(
     pass_links: Iterable[str] | None = None,
     media: MediaStore | str | None = None,
     retention: float | str | None = None,
+    fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
@@ -69,7 +71,9 @@ def create_app(
     providers in `pass_links` (or `IMAGEGATE_PASS_LINKS=gitee,modelscope`), whose links
     pass through; `history` records each generation (default: on unless
     `IMAGEGATE_HISTORY=off`). `media` and `retention` configure the gate made here; a given
-    gate keeps its own, and its records say `server`.
+    gate keeps its own, and its records say `server`. `fallbacks` maps a model to the
+    models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
+    `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
@@ -81,6 +85,7 @@ def create_app(
             media=media,
             retention=retention,
         )
+    chains = parse_fallbacks(fallbacks) if fallbacks else None
     if history is None:
         history = os.environ.get("IMAGEGATE_HISTORY", "").lower() not in _OFF
     if pass_links is None and os.environ.get("IMAGEGATE_PASS_LINKS"):
@@ -98,6 +103,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        check_fallbacks(gate, chains)  # a fallback naming no model fails the start
         try:
             yield
         finally:
@@ -125,14 +131,17 @@ def create_app(
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
+        state = gate.state
         storage = storage_health(gate, history=history)
+        degraded = state.degraded or storage.get("degraded")
         return json_response(
             {
-                "status": "degraded" if storage.get("degraded") else "ok",
+                "status": "degraded" if degraded else "ok",
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
+                "state": {"backend": state.kind, "degraded": state.degraded},
                 "storage": storage,
             }
         )
@@ -155,6 +164,7 @@ def create_app(
                     prompt,
                     token=tokens,
                     timeout=timeout,
+                    fallbacks=chains,
                     history=history,
                     keep_images=True,
                     **params,
@@ -211,7 +221,9 @@ def create_app(
         catalog = gate.catalog
         cached = models_cache.get(id(catalog))
         if cached is None or cached[0] is not catalog:
-            data = {"object": "list", "data": [model_entry(m) for m in catalog]}
+            entries = [model_entry(m) for m in catalog]
+            entries += [family_entry(f) for f in catalog.families.values()]
+            data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
             models_cache[id(catalog)] = cached
@@ -223,6 +235,9 @@ def create_app(
         caller_tokens(request, api_key)
         if not model_id.strip():
             raise InvalidModel("give a model id: GET /v1/models/<id>", param="model")
+        family = gate.get_family(model_id)
+        if family is not None:
+            return json_response(family_entry(family))
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
@@ -274,4 +289,6 @@ async def _render(result: ImageResult, warnings: list[str], base: str) -> dict[s
     all_warnings = [*warnings, *result.warnings]
     if all_warnings:
         body["warnings"] = all_warnings
+    if result.chain:
+        body["chain"] = [step.model_dump(mode="json") for step in result.chain]
     return body

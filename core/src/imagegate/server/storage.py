@@ -1,6 +1,7 @@
 """What `/health` says about storage: whether history is recorded, where images are kept,
-for how long, and whether either fell back to memory (a full disk, an unwritable data dir,
-a corrupt database). Kinds only, never a path: `/health` is open to anyone."""
+for how long, and whether the image directory fell back to memory (a full disk, an
+unwritable data dir). Kinds only, never a path. The state store (history's home) has its
+own `state` entry beside this one."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ __all__ = ["storage_health"]
 
 def storage_health(gate: Gate, *, history: bool) -> dict[str, Any]:
     problems = []
-    if gate.state.degraded:
-        problems.append("history and key health are kept in memory: the state store failed")
     media = gate.media
     if media.degraded:
         problems.append("new images are kept in memory: the image directory cannot be written")

@@ -19,6 +19,8 @@ MAX_HISTORY = 10_000
 
 
 class MemoryState(StateStore):
+    kind = "memory"
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.url = "memory:"
         self._clock = clock

@@ -77,6 +77,8 @@ class _Worker:
 
 
 class SQLiteState(SQLiteHistory, StateStore):
+    kind = "sqlite"
+
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
