@@ -182,3 +182,21 @@ def test_bad_settings_name_the_setting():
         imagegate.Gate(plugins=[FakePlugin()], retention="soon")
     with pytest.raises(ValueError, match="huggingface links are always stored"):
         imagegate.Gate(plugins=[FakePlugin()], pass_links=["huggingface"])
+
+
+async def test_a_family_generation_records_the_model_that_served_and_the_chain():
+    from tests.core.test_failover import Member
+
+    alpha, beta = Member("alpha"), Member("beta")
+    alpha.failures.append(errors.ProviderError("alpha is down", provider="alpha"))
+    gate = imagegate.Gate(
+        plugins=[alpha, beta], state="memory", retries=0, history=True, prefer="alpha,beta"
+    )
+    async with gate:
+        result = await gate.agenerate("a cat", model="any/toy")
+        (record,) = await gate.history.list()
+    assert record["model"] == result.model == "beta/toy-model"
+    assert [(s["model"], s["outcome"]) for s in record["chain"]] == [
+        ("alpha/toy-model", "failed"),
+        ("beta/toy-model", "served"),
+    ]

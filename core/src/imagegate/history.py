@@ -8,7 +8,8 @@ repeat a generation, and never base64 or a token:
     id, time, status ("ok"/"failed"), source ("cli"/"server"/"library"), prompt,
     negative_prompt, model, provider, parameters (as resolved), images (seed, width,
     height, mime_type, bytes, sha256, path or media_key, expires_at), timings, warnings,
-    error ({code, message} on failure)
+    error ({code, message} on failure), chain (for `any/<family>` and fallbacks: each model
+    considered and what became of it)
 
 Records and stored images are kept for the gate's retention (`imagegate.retention`). The
 CLI records unless `imagegate history off` left its marker in the config dir.

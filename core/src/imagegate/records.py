@@ -45,6 +45,7 @@ def success(gate: Gate, result: ImageResult, timings: dict[str, float]) -> dict[
         "timings": timings,
         "warnings": list(result.warnings),
         "error": None,
+        "chain": [step.model_dump() for step in result.chain],
     }
 
 
@@ -102,4 +103,5 @@ def failure(
         "timings": {"generation": round(elapsed, 4)},
         "warnings": [],
         "error": {"code": exc.code, "message": exc.message},
+        "chain": [],
     }
