@@ -172,3 +172,22 @@ async def test_keys_are_never_paths(tmp_path):
         assert await media.head(key) is None
         assert await media.get(key) is None
         assert media.local_path(key) is None
+
+
+def test_a_media_store_serves_one_event_loop_after_another(tmp_path):
+    import asyncio
+
+    media = LocalMedia(tmp_path / "images", retention=3600)
+
+    async def store(shade: int):
+        return await media.put(png_bytes(8, 8, shade), "image/png")
+
+    first = asyncio.run(store(1))  # this loop is gone before its write is awaited
+    second = asyncio.run(store(2))
+
+    async def read():
+        await media.flush()
+        return [await media.get(s.key) for s in (first, second)]
+
+    assert asyncio.run(read()) == [png_bytes(8, 8, 1), png_bytes(8, 8, 2)]
+    assert len(image_files(tmp_path / "images")) == 2

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from . import MediaStore, StoredImage, key_for, mime_of_key, valid_key
@@ -61,7 +61,7 @@ class LocalMedia(MediaStore):
         self._pending: dict[str, tuple[bytes, StoredImage]] = {}
         self._pending_bytes = 0
         self._writer: ThreadPoolExecutor | None = None
-        self._inflight: set[asyncio.Future[None]] = set()
+        self._inflight: set[Future[None]] = set()
 
     def local_path(self, key: str) -> Path | None:
         return self.root / key[:2] / key if valid_key(key) else None
@@ -76,7 +76,6 @@ class LocalMedia(MediaStore):
         sha = hashlib.sha256(data).hexdigest()
         key = key_for(sha, mime_type)
         stored = self._stored(key, len(data), self._clock())
-        loop = asyncio.get_running_loop()
         with self._guard:
             if key in self._pending:
                 return stored
@@ -84,17 +83,20 @@ class LocalMedia(MediaStore):
             self._pending_bytes += len(data)
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="imagegate-media")
-            writer = self._writer
-        future = loop.run_in_executor(writer, self._write, key, data, stored.stored_at)
-        self._inflight.add(future)
+            future = self._writer.submit(self._write, key, data, stored.stored_at)
+            self._inflight.add(future)
+            behind = self._pending_bytes > MAX_PENDING
+        # called in the writer thread: no event loop needed, whichever loop put it
         future.add_done_callback(functools.partial(self._written, key))
-        if self._pending_bytes > MAX_PENDING:  # the disk is behind: wait for it
-            await asyncio.wait({future})
+        if behind:  # the disk is behind: wait for it
+            await asyncio.wrap_future(future)
         return stored
 
     async def flush(self) -> None:
         while self._inflight:
-            await asyncio.wait(set(self._inflight))
+            with self._guard:
+                waiting = list(self._inflight)
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in waiting), return_exceptions=True)
 
     async def close(self) -> None:
         await self.flush()
@@ -103,9 +105,9 @@ class LocalMedia(MediaStore):
         if writer is not None:
             writer.shutdown(wait=False)
 
-    def _written(self, key: str, future: asyncio.Future[None]) -> None:
-        self._inflight.discard(future)
+    def _written(self, key: str, future: Future[None]) -> None:
         with self._guard:
+            self._inflight.discard(future)
             data, stored = self._pending.pop(key)
             self._pending_bytes -= len(data)
         exc = None if future.cancelled() else future.exception()
