@@ -36,7 +36,9 @@ def _filters(func):
 
 
 @click.group(invoke_without_command=True)
-@click.option("-n", "limit", type=int, default=20, show_default=True, help="How many to show.")
+@click.option(
+    "-n", "limit", type=int, default=20, show_default=True, metavar="N", help="How many to show."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the records.")
 @_filters
 @click.pass_context
@@ -94,7 +96,11 @@ def rerun(
     as_json: bool,
     no_progress: bool,
 ) -> None:
-    """Generate again with the parameters of generation ID (recorded as a new one)."""
+    """Generate again with the parameters of ID.
+
+    The same prompt, negative prompt, size, seed, count, steps and guidance; the files are
+    saved as `generate` saves them, and the call is recorded as a new generation.
+    """
     from . import progress
     from .generate import run_generation
 
@@ -145,7 +151,11 @@ def export(format_: str) -> None:
 @click.argument("record_ids", metavar="ID...", nargs=-1, required=True)
 @click.option("--images", is_flag=True, help="Also delete the images: stored and saved files.")
 def rm(record_ids: tuple[str, ...], images: bool) -> None:
-    """Delete records (and, with --images, their images; a changed file is kept)."""
+    """Delete records (--images: their images too).
+
+    With --images, stored copies go, and saved files while they still hold the recorded
+    bytes (an edited or replaced file is kept).
+    """
     gone = _run(lambda gate: gate.history.delete(record_ids, images=images))
     missing = sorted(set(record_ids) - {r["id"] for r in gone})
     if gone:
@@ -170,7 +180,11 @@ def clear(before: str | None, everything: bool, images: bool) -> None:
 
 @history.command()
 def off() -> None:
-    """Stop recording `imagegate generate` calls (a marker file in the config dir)."""
+    """Stop recording `generate` calls.
+
+    A marker file in the config dir says so, as `llm logs off` does; `imagegate serve`
+    honours it too unless given --history.
+    """
     from imagegate.history import set_cli_history
 
     path = set_cli_history(False)
