@@ -181,3 +181,14 @@ def test_no_history_records_nothing(live_server):
     assert httpx.get(image.url).status_code == 200  # images are still stored and served
     assert listing(client)["data"] == []
     assert httpx.get(f"{url}/health").json()["storage"]["history"] is False
+
+
+def test_the_environment_turns_history_off_and_passes_links(live_server, monkeypatch):
+    monkeypatch.setenv("IMAGEGATE_HISTORY", "off")
+    monkeypatch.setenv("IMAGEGATE_PASS_LINKS", "gitee, modelscope")
+    url = live_server(imagegate.Gate(plugins=[FakePlugin()]), api_key=API_KEY)
+    storage = httpx.get(f"{url}/health").json()["storage"]
+    assert storage["history"] is False
+    assert storage["pass_links"] == ["gitee", "modelscope"]
+    sdk(url).images.generate(model="fake/basic", prompt="a cat")
+    assert listing(sdk(url))["data"] == []
