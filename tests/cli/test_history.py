@@ -181,3 +181,23 @@ def test_a_corrupt_database_still_saves_with_one_warning():
     assert (work / done.stdout.strip()).read_bytes() == png_bytes(8, 8, 3)
     (line,) = done.stderr.splitlines()
     assert "warning" in line and "history" in line
+
+
+def test_serve_takes_history_off_and_checks_its_storage_options(invoke, monkeypatch):
+    import imagegate.server
+
+    started = []
+    monkeypatch.setattr(imagegate.server, "serve", lambda **options: started.append(options))
+    for name in ("IMAGEGATE_HISTORY", "IMAGEGATE_RETENTION", "IMAGEGATE_PASS_LINKS"):
+        monkeypatch.setenv(name, "")  # restored after the test: `serve` sets them
+    invoke("history", "off")
+    assert invoke("serve", "--retention", "30d", "--pass-links", "gitee").code == 0
+    assert started and os.environ["IMAGEGATE_HISTORY"] == "off"
+    assert (os.environ["IMAGEGATE_RETENTION"], os.environ["IMAGEGATE_PASS_LINKS"]) == (
+        "30d",
+        "gitee",
+    )
+    assert invoke("serve", "--history").code == 0
+    assert os.environ["IMAGEGATE_HISTORY"] == "on"
+    bad = invoke("serve", "--retention", "soon")
+    assert bad.code == 2 and "--retention" in bad.stderr and len(started) == 2
