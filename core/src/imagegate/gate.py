@@ -357,7 +357,14 @@ class Gate:
             params=params,
         )
         return await recorded(
-            self, run, prompt=prompt, model=model, params=params, record=history, keep=keep_images
+            self,
+            run,
+            prompt=prompt,
+            model=model,
+            params=params,
+            record=history,
+            keep=keep_images,
+            timeout=timeout,
         )
 
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:

@@ -94,18 +94,21 @@ async def recorded(
     params: dict[str, Any],
     record: bool | None,
     keep: bool | None,
+    timeout: float | None = None,
 ) -> ImageResult:
-    """Await the generation, store its images when keeping, and record it when asked."""
+    """Await the generation, store its images when keeping, and record it when asked.
+    Fetching provider links to store them counts against the call's `timeout`."""
     record = gate.record_history if record is None else record
     keep = gate.keep_images if keep is None else keep
     if not record and not keep:
         return await run
     started = time.monotonic()
+    allowed = timeout or gate.timeout
     try:
         result = await run
         generated = time.monotonic()
         if keep:
-            await store_images(gate, result)
+            await _within(store_images(gate, result), started + allowed - generated, allowed)
     except ImagegateError as exc:
         if record:
             at = gate.clock()
@@ -122,6 +125,17 @@ async def recorded(
         await _append(gate, entry, at)
     gate.janitor.poke()
     return result
+
+
+async def _within(work: Awaitable[None], remaining: float, allowed: float) -> None:
+    from .errors import Timeout
+
+    try:
+        await asyncio.wait_for(work, timeout=max(0.001, remaining))
+    except asyncio.TimeoutError:
+        raise Timeout(
+            f"downloading the images to store them did not finish within {allowed:g}s"
+        ) from None
 
 
 async def store_images(gate: Gate, result: ImageResult) -> None:

@@ -76,16 +76,28 @@ class Janitor:
         self._clock = clock
         self._last: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._again = False
 
     def poke(self) -> None:
-        """Start a cleanup unless one ran recently or is running; returns at once."""
-        if self.retention is None or (self._task is not None and not self._task.done()):
+        """Start a cleanup unless one ran recently; returns at once. One due while another
+        runs follows it."""
+        if self.retention is None:
             return
         now = self._clock()
         if self._last is not None and now - self._last < SWEEP_EVERY:
             return
         self._last = now
-        self._task = asyncio.get_running_loop().create_task(self.sweep())
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._sweeps())
+
+    async def _sweeps(self) -> None:
+        while True:
+            self._again = False
+            await self.sweep()
+            if not self._again:
+                return
 
     async def sweep(self) -> tuple[int, int]:
         """Delete what is past retention now: (records, images) removed."""
