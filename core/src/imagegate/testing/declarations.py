@@ -131,6 +131,8 @@ def provider_problems(provider: Provider) -> list[str]:
                 f"{attribute} {value!r} must be lower-case letters, digits, `.`, `_` or `-` "
                 "(no `/`, `:` or spaces: it is written before them)"
             )
+    if "any" in (provider.id, provider.model_prefix):
+        problems.append("the prefix `any/` is reserved for model families: choose another")
     for attribute in ("id", "model_prefix", "auth_prefix"):
         owner = FIRST_PARTY.get(getattr(provider, attribute).lower())
         if owner and provider.distribution != owner:
