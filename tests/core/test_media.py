@@ -191,3 +191,22 @@ def test_a_media_store_serves_one_event_loop_after_another(tmp_path):
 
     assert asyncio.run(read()) == [png_bytes(8, 8, 1), png_bytes(8, 8, 2)]
     assert len(image_files(tmp_path / "images")) == 2
+
+
+async def test_deleting_a_record_deletes_its_images_unless_stored_again_since(tmp_path):
+    clock = [time.time() - 100]
+    gate = gate_with(
+        tmp_path, keep_images=True, history=True, media=str(tmp_path / "images"),
+        clock=lambda: clock[0],
+    )  # fmt: skip
+    async with gate:
+        first = await gate.agenerate("a cat", model="fake/basic", seed=1)
+        clock[0] += 10
+        again = await gate.agenerate("a cat", model="fake/basic", seed=1)  # the same bytes
+        other = await gate.agenerate("a dog", model="fake/basic", seed=2)
+        await gate.history.delete([first.history_id], images=True)
+        assert await gate.media.get(again.images[0].stored.key) == png_bytes(8, 8, 1)
+        await gate.history.delete([again.history_id, other.history_id], images=True)
+        assert await gate.media.get(again.images[0].stored.key) is None
+        assert await gate.media.get(other.images[0].stored.key) is None
+        assert await gate.history.list() == []

@@ -77,12 +77,16 @@ class LocalMedia(MediaStore):
         key = key_for(sha, mime_type)
         stored = self._stored(key, len(data), self._clock())
         with self._guard:
-            if key in self._pending:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="imagegate-media")
+            if key in self._pending:  # stored again while its first write waits: refresh
+                self._pending[key] = (data, stored)
+                future = self._writer.submit(self._touch, key, stored.stored_at)
+                self._inflight.add(future)
+                future.add_done_callback(self._forget)
                 return stored
             self._pending[key] = (data, stored)
             self._pending_bytes += len(data)
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="imagegate-media")
             future = self._writer.submit(self._write, key, data, stored.stored_at)
             self._inflight.add(future)
             behind = self._pending_bytes > MAX_PENDING
@@ -105,6 +109,10 @@ class LocalMedia(MediaStore):
         if writer is not None:
             writer.shutdown(wait=False)
 
+    def _forget(self, future: Future[None]) -> None:
+        with self._guard:
+            self._inflight.discard(future)
+
     def _written(self, key: str, future: Future[None]) -> None:
         with self._guard:
             self._inflight.discard(future)
@@ -117,6 +125,10 @@ class LocalMedia(MediaStore):
             self._fallback.keep(data, stored)
         elif exc is not None:
             log.warning("imagegate: storing an image failed (%s)", type(exc).__name__)
+
+    def _touch(self, key: str, now: float) -> None:
+        with contextlib.suppress(OSError):  # not written (the disk failed): memory has it
+            os.utime(self.root / key[:2] / key, (now, now))
 
     def _write(self, key: str, data: bytes, now: float) -> None:
         path = self.root / key[:2] / key
