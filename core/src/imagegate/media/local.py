@@ -79,18 +79,20 @@ class LocalMedia(MediaStore):
         with self._guard:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="imagegate-media")
-            if key in self._pending:  # stored again while its first write waits: refresh
-                self._pending[key] = (data, stored)
-                future = self._writer.submit(self._touch, key, stored.stored_at)
-                self._inflight.add(future)
-                future.add_done_callback(self._forget)
-                return stored
+            refresh = key in self._pending  # stored again while its first write waits
             self._pending[key] = (data, stored)
-            self._pending_bytes += len(data)
-            future = self._writer.submit(self._write, key, data, stored.stored_at)
+            if refresh:
+                future = self._writer.submit(self._touch, key, stored.stored_at)
+            else:
+                self._pending_bytes += len(data)
+                future = self._writer.submit(self._write, key, data, stored.stored_at)
             self._inflight.add(future)
             behind = self._pending_bytes > MAX_PENDING
-        # called in the writer thread: no event loop needed, whichever loop put it
+        # Outside the lock (a done future calls back at once); else in the writer thread,
+        # so no event loop is needed, whichever loop put it.
+        if refresh:
+            future.add_done_callback(self._forget)
+            return stored
         future.add_done_callback(functools.partial(self._written, key))
         if behind:  # the disk is behind: wait for it
             await asyncio.wrap_future(future)
