@@ -225,9 +225,7 @@ def test_z_image_pipeline_refuses_sides_off_its_multiple_of_16(spaces_emulator):
 
 @pytest.mark.parametrize(("space", "api"), [(FLUX, "infer"), (OVIS, "generate")])
 def test_flux_and_ovis_pipelines_make_the_multiple_of_16_below(spaces_emulator, space, api):
-    data = (
-        ["a cat", 1, False, 1000, 300, 1] if space == FLUX else ["a cat", 300, 1000, 1, 1, 4]
-    )
+    data = ["a cat", 1, False, 1000, 300, 1] if space == FLUX else ["a cat", 300, 1000, 1, 1, 4]
     event, answer = call(spaces_emulator, space, api, data)
     assert event == "complete"
     assert image_of(answer[0]["url"]).size == (992, 288)
