@@ -7,12 +7,18 @@ import argparse
 import os
 import time
 
-from .harness import EMULATORS, start_emulator
+from .harness import DEFAULT_EMULATORS, EMULATORS, start_emulator
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.emulators", description=__doc__)
-    parser.add_argument("names", nargs="*", default=list(EMULATORS), help="which emulators")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        default=list(DEFAULT_EMULATORS),
+        choices=list(EMULATORS),
+        help="which emulators (default: one per provider)",
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="standing delay per answer (s)")
     args = parser.parse_args()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
