@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from imagegate import Provider, errors
-from imagegate.upstream import duration, error_for_response, provider_message
+from imagegate.upstream import error_for_response, provider_message
 
 PROVIDER = Provider(
     id="acme",
@@ -140,10 +140,3 @@ def test_options_refine_the_table():
     )
     assert type(exc) is errors.ProviderError and exc.message.startswith("Acme's task API")
     assert "task T1 is gone" in exc.message
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(45, "45 s"), (754, "12 min 34 s"), (600, "10 min"), (7500, "2 h 05 min")]
-)
-def test_durations_read_as_a_person_says_them(seconds, text):
-    assert duration(seconds) == text

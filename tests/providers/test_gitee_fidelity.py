@@ -86,7 +86,8 @@ async def test_a_403_is_permission_denied(gitee_emulator, served):
         with pytest.raises(errors.PermissionDenied, match="无权限访问该模型"):
             await gate.agenerate("a cat", model="gitee/z-image-turbo")
     gitee_emulator.script("status", status=403, message="无权限访问该模型")
-    async with served(new_gate(gitee_emulator, retries=0)) as client:
+    # another token: the first now rests for this model (a refusal is the token's, for it)
+    async with served(new_gate(gitee_emulator, tokens="valid-token-0003", retries=0)) as client:
         answer = await client.post(
             "/v1/images/generations", json={"model": "gitee/z-image-turbo", "prompt": "a cat"}
         )

@@ -112,7 +112,9 @@ async def test_the_zerogpu_quota_error_carries_the_wait(spaces_emulator, variant
         with pytest.raises(errors.QuotaExceeded) as caught:
             await g.agenerate("a cat", size="512x512", seed=1)
     exc = caught.value
-    assert exc.retry_after == wait and exc.scope == "token"
+    assert exc.scope == "token"
+    if wait is not None:  # else the core's key health sets its own default rest
+        assert exc.retry_after == wait
     assert said in exc.message and "<a" not in exc.message
     assert "IMAGEGATE_" not in exc.message and "HF_TOKEN" in (exc.hint or "")
 

@@ -45,6 +45,7 @@ from .errors import (
     redact,
     retry_after_seconds,
 )
+from .health import describe_wait
 
 if TYPE_CHECKING:
     import httpx
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = [
     "EXPIRED_WORDS",
     "QUOTA_WORDS",
-    "duration",
     "error_for_response",
     "error_for_status",
     "is_quota_text",
@@ -235,7 +235,9 @@ def error_for_status(
             **common,
         )
     if status == 429:
-        when = f"retry in {duration(retry_after)}" if retry_after is not None else "retry shortly"
+        when = (
+            f"retry in {describe_wait(retry_after)}" if retry_after is not None else "retry shortly"
+        )
         return RateLimited(
             f"{name} is rate limiting this token ({said}); {when}",
             retry_after=retry_after,
@@ -275,21 +277,9 @@ def error_for_status(
     return ProviderError(f"{name} answered HTTP {status}: {said}", hint=hint, **common)
 
 
-def duration(seconds: float) -> str:
-    """`45 s`, `12 min 34 s`, `3 h 05 min`: a wait as a person reads it."""
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    return f"{secs} s"
-
-
 def _comes_back(retry_after: float | None, reset: str | None) -> str:
     if retry_after is not None:
-        return f"it should be back in {duration(retry_after)}"
+        return f"it should be back in {describe_wait(retry_after)}"
     if reset:
         return f"wait for its daily reset at {reset}"
     return "wait until it is back"

@@ -26,7 +26,8 @@ from imagegate.errors import (
     RateLimited,
     retry_after_seconds,
 )
-from imagegate.upstream import duration, error_for_status
+from imagegate.health import describe_wait
+from imagegate.upstream import error_for_status
 
 from .models import PROVIDER, Space
 
@@ -158,7 +159,7 @@ def _app_error(message: str, name: str, model: Model | None) -> ImagegateError:
     if _QUOTA.search(text):
         wait = zerogpu_wait(text)
         when = (
-            f"it refills: try again in {duration(wait)}"
+            f"it refills: try again in {describe_wait(wait)}"
             if wait is not None
             else "it refills over the day: try again later"
         )
@@ -202,7 +203,9 @@ def _limits(model: Model | None) -> str:
 
 
 def _rate_limited(name: str, retry_after: float | None) -> RateLimited:
-    when = f"try again in {duration(retry_after)}" if retry_after is not None else "wait a little"
+    when = (
+        f"try again in {describe_wait(retry_after)}" if retry_after is not None else "wait a little"
+    )
     return RateLimited(
         f"HuggingFace Space {name}: too many requests; {when}, or use a HuggingFace token "
         f"({PROVIDER.key_url})",
