@@ -129,3 +129,13 @@ async def test_a_spent_daily_free_tier_is_the_models_a_spent_balance_the_keys(a4
             await gate.agenerate("a cat", model="a4f/provider-4/imagen-4")
     assert daily.value.scope == "model" and credits.value.scope == "token"
     assert "00:00 UTC" in daily.value.message
+
+
+async def test_a_refused_or_spent_key_rests_for_that_model_only(a4f_emulator):
+    tokens = f"{FREE_PLAN_TOKEN},{VALID_TOKEN}"
+    async with new_gate(a4f_emulator, tokens=tokens, retries=0) as gate:
+        result = await gate.agenerate("a cat", model="a4f/provider-4/imagen-4", size="256x256")
+        rows = [r for r in await gate.akey_status("a4f") if r.state == "cooling"]
+    assert result.images  # the next key made it
+    [refused] = rows
+    assert (refused.last_error, refused.model) == ("PERMISSION_DENIED", "a4f/provider-4/imagen-4")

@@ -166,3 +166,14 @@ async def test_sizes_off_the_models_step_are_refused_before_any_call(
         with pytest.raises(errors.InvalidRequest, match=f"multiples of {step}") as raised:
             await gate.agenerate("a cat", model=model, size="1000x1000")
     assert nearest in raised.value.message and gitee_emulator.requests == []
+
+
+async def test_a_spent_token_rests_until_midnight_in_shanghai(gitee_emulator):
+    from datetime import datetime, timedelta, timezone
+
+    gitee_emulator.script("quota", variant="zh_daily")
+    async with new_gate(gitee_emulator, tokens=f"{VALID_TOKEN},valid-token-0002") as gate:
+        await gate.agenerate("a cat", model="gitee/z-image-turbo", size="256x256")
+        [spent] = [r for r in await gate.akey_status("gitee") if r.state == "cooling"]
+    back = datetime.fromtimestamp(spent.until, timezone(timedelta(hours=8)))
+    assert (back.hour, back.minute) == (0, 0)

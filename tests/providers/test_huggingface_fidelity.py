@@ -210,3 +210,18 @@ async def test_a_redirecting_space_without_fallback_is_a_clear_transient_error(s
                 "a cat", model="flux-1-schnell", size="256x256", token="valid-redirect-0002"
             )
     assert caught.value.transient
+
+
+async def test_a_spent_zerogpu_token_rests_for_the_stated_wait_not_until_midnight(spaces_emulator):
+    import time
+
+    from tests.emulators.control import VALID_TOKEN
+
+    async with gate(spaces_emulator, tokens={"hf": f"{QUOTA_TOKEN},{VALID_TOKEN}"}) as g:
+        before = time.time()
+        result = await g.agenerate("a cat", model="flux-1-schnell", size="256x256", seed=1)
+        rows = [r for r in await g.akey_status("huggingface") if r.state == "cooling"]
+    assert result.images
+    [spent] = rows
+    assert spent.last_error == "QUOTA_EXCEEDED" and spent.model is None  # the whole account
+    assert before + 754 <= spent.until <= time.time() + 754

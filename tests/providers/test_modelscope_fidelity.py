@@ -159,3 +159,15 @@ async def test_guidance_outside_it_is_refused_naming_the_range(emulator, guidanc
         with pytest.raises(errors.InvalidRequest, match=r"outside 1\.5-10") as caught:
             await g.agenerate("a cat", model="ms/flux-2", guidance_scale=guidance)
     assert caught.value.param == "guidance_scale" and emulator.requests == []
+
+
+async def test_a_model_spent_token_rests_for_that_model_until_midnight_in_shanghai(emulator):
+    from datetime import datetime, timedelta, timezone
+
+    emulator.script("quota")  # the model's 200 a day are used up
+    async with gate(emulator, tokens=f"{VALID_TOKEN},valid-token-0002") as g:
+        await g.agenerate("a cat", model="ms/flux-2")
+        [spent] = [r for r in await g.akey_status("modelscope") if r.state == "cooling"]
+    assert spent.model == "ms/black-forest-labs/FLUX.2-dev"
+    back = datetime.fromtimestamp(spent.until, timezone(timedelta(hours=8)))
+    assert (back.hour, back.minute) == (0, 0)
