@@ -68,6 +68,8 @@ def test_plain_text_and_html_bodies_are_quoted_without_tags():
             False,
         ),
         (403, {"message": "权限不足"}, errors.PermissionDenied, False),
+        (429, {"message": "请求次数过多，请稍后再试"}, errors.RateLimited, True),
+        (429, {"message": "服务器资源不足，请稍后重试"}, errors.RateLimited, True),
         (404, {"message": "model not found"}, errors.InvalidModel, False),
         (408, {"message": "Request timed out"}, errors.Timeout, True),
         (425, {"message": "Too early"}, errors.ProviderError, True),

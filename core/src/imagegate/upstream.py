@@ -77,7 +77,6 @@ QUOTA_WORDS: tuple[str, ...] = (
     "余额",
     "欠费",
     "充值",
-    "次数",
     "用完",
     "用尽",
     "耗尽",
@@ -89,6 +88,8 @@ EXPIRED_WORDS: tuple[str, ...] = ("expired", "expire", "过期", "失效")
 """Fragments that mark an expired token."""
 
 _PERMISSION_WORDS = ("权限", "permission", "not allowed", "forbidden")
+_NOT_QUOTA = ("权限不足", "资源不足", "算力不足", "insufficient permission")
+"""Shortages that are not the token's: permission (403), the service's own capacity."""
 _MAX_QUOTED = 300
 _TAG = re.compile(r"<[^>]+>")
 
@@ -135,7 +136,7 @@ def _from_payload(payload: Any) -> str | None:
 def is_quota_text(text: str, words: Iterable[str] = QUOTA_WORDS) -> bool:
     """Whether `text` speaks of a spent quota or balance (not of a missing permission)."""
     low = text.lower()
-    if any(word in low for word in ("权限不足", "insufficient permission")):
+    if any(word in low for word in _NOT_QUOTA):
         return False
     return any(word in low for word in words)
 
