@@ -45,7 +45,6 @@ from .errors import (
     redact,
     retry_after_seconds,
 )
-from .health import describe_wait
 
 if TYPE_CHECKING:
     import httpx
@@ -55,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXPIRED_WORDS",
     "QUOTA_WORDS",
+    "describe_wait",
     "error_for_response",
     "error_for_status",
     "is_quota_text",
@@ -276,6 +276,14 @@ def error_for_status(
             **common,
         )
     return ProviderError(f"{name} answered HTTP {status}: {said}", hint=hint, **common)
+
+
+def describe_wait(seconds: float) -> str:
+    """`12 min 34 s`: the core's wording of a wait (`imagegate.health`), imported when used
+    so a plugin importing this module does not load the state store."""
+    from .health import describe_wait as describe
+
+    return describe(seconds)
 
 
 def _comes_back(retry_after: float | None, reset: str | None) -> str:

@@ -26,8 +26,7 @@ from imagegate.errors import (
     RateLimited,
     retry_after_seconds,
 )
-from imagegate.health import describe_wait
-from imagegate.upstream import error_for_status
+from imagegate.upstream import describe_wait, error_for_status
 
 from .models import PROVIDER, Space
 
