@@ -139,3 +139,14 @@ async def test_a_refused_or_spent_key_rests_for_that_model_only(a4f_emulator):
     assert result.images  # the next key made it
     [refused] = rows
     assert (refused.last_error, refused.model) == ("PERMISSION_DENIED", "a4f/provider-4/imagen-4")
+
+
+async def test_the_server_gets_the_image_after_a_408(a4f_emulator, served):
+    a4f_emulator.script("timeout")
+    async with served(new_gate(a4f_emulator, retries=1)) as client:
+        answer = await client.post(
+            "/v1/images/generations",
+            json={"model": "a4f/provider-4/imagen-3.5", "prompt": "a cat", "size": "256x256"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert sent_n(a4f_emulator) == [1, 1]

@@ -225,3 +225,22 @@ async def test_a_spent_zerogpu_token_rests_for_the_stated_wait_not_until_midnigh
     [spent] = rows
     assert spent.last_error == "QUOTA_EXCEEDED" and spent.model is None  # the whole account
     assert before + 754 <= spent.until <= time.time() + 754
+
+
+async def test_the_server_answers_with_a_gallery_spaces_image(spaces_emulator, served):
+    async with served(gate(spaces_emulator, base=f"{spaces_emulator.root_url}/_gallery")) as c:
+        answer = await c.post(
+            "/v1/images/generations",
+            json={"model": "hf/flux-1-schnell", "prompt": "a cat", "size": "256x256"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert f"/_gallery/{FLUX}/gradio_api/file=" in answer.json()["data"][0]["url"]
+
+
+def test_the_cli_falls_back_past_a_redirecting_space(spaces_emulator, cli, tmp_path):
+    spaces_emulator.script("space_sleeping", times=50, space=Z, redirect=True)
+    env = {"IMAGEGATE_HUGGINGFACE_BASE_URL": spaces_emulator.base_url}
+    done = cli("huggingface", "generate", "a cat", "--size", "512x512", env=env)
+    assert done.code == 0, done.stderr
+    assert [c.path for c in calls(spaces_emulator)] == [f"/{MIRROR}/generate_image"]
+    assert len(list(tmp_path.glob("*.webp"))) == 1
