@@ -9,9 +9,11 @@ fetching). The CLI and the server are thin layers over it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -123,6 +125,7 @@ class Gate:
         self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._portal_finalizer: Any = None
         self._lock = threading.Lock()
 
     # -- models and providers -------------------------------------------------------------
@@ -309,6 +312,9 @@ class Gate:
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
+                # A gate nobody closed must not hang interpreter exit: stop its portal at
+                # exit (atexit time, threads still alive), not when finalization collects it.
+                self._portal_finalizer = weakref.finalize(self, _stop_portal, self._portal_cm)
         return self._portal.call(lambda: func(*args, **kwargs))
 
     async def aclose(self) -> None:
@@ -322,9 +328,11 @@ class Gate:
 
     def close(self) -> None:
         if self._portal is not None:
-            self._portal.call(self.aclose)
-            self._portal_cm.__exit__(None, None, None)
-            self._portal = self._portal_cm = None
+            try:
+                self._portal.call(self.aclose)
+            finally:
+                self._portal_finalizer()  # stops the portal, once
+                self._portal = self._portal_cm = None
 
     async def __aenter__(self) -> Gate:
         return self
@@ -337,6 +345,11 @@ class Gate:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _stop_portal(portal_cm: Any) -> None:
+    with contextlib.suppress(Exception):
+        portal_cm.__exit__(None, None, None)
 
 
 def _rows(provider: str, fp: str, source: str | None, known: list[KeyState]) -> list[KeyStatus]:
