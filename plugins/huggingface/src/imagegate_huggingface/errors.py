@@ -116,6 +116,9 @@ def from_exception(exc: BaseException, space: Space, model: Model | None = None)
 def from_status(status: int, headers: object, text: str, space: Space) -> ImagegateError:
     """The error for an HTTP answer of a Space (its config, queue join, or a probe)."""
     name = space.name
+    if 300 <= status < 400:  # a Space that is not running sends visitors to its Hub page
+        where = getattr(headers, "get", lambda _key: None)("location") or "its page"
+        return sleeping(space, f"it redirects to {where}")
     if status == 404:
         return SpaceMissing(
             f"HuggingFace Space {name} was not found (HTTP 404); it may have been removed "
