@@ -216,7 +216,7 @@ def test_task_failed_reports_errors_message_and_error_message(modelscope_emulato
     ],
 )
 def test_status_words_can_be_the_variants(modelscope_emulator, words, expected):
-    modelscope_emulator.control.task_seconds = 0.3
+    modelscope_emulator.control.task_seconds = 1.5  # each word lasts long enough on a busy machine
     modelscope_emulator.script("status_words", **words)
     task_id = submit(modelscope_emulator).json()["task_id"]
     seen: list[str] = []
