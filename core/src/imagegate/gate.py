@@ -9,6 +9,7 @@ one deadline, rotate tokens on quota, fetch bytes, and map every failure to
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import os
 import threading
@@ -23,6 +24,7 @@ from .context import GenerateContext, ProgressCallback
 from .credentials import TokenSource, find_tokens, split_tokens, strip_auth_prefix
 from .errors import (
     AuthRequired,
+    Cancelled,
     ImagegateError,
     InvalidRequest,
     ProviderError,
@@ -93,6 +95,7 @@ class Gate:
         self._catalog_key: tuple[int, ...] = ()
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._calls: set[asyncio.Task[Any] | None] = set()
         self._lock = threading.Lock()
 
     # -- models and providers -------------------------------------------------------------
@@ -456,19 +459,72 @@ class Gate:
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
-        return self._portal.call(lambda: func(*args, **kwargs))
+            portal = self._portal
+
+        async def call() -> T:
+            task = asyncio.current_task()
+            self._calls.add(task)
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                self._calls.discard(task)
+
+        future = portal.start_task_soon(call)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled("the gate was closed while this generation was running") from None
+        except BaseException:
+            future.cancel()  # Ctrl-C while waiting: the provider call stops with it
+            raise
 
     async def aclose(self) -> None:
+        """Close the HTTP client this gate made and let every plugin release its resources
+        (`close` hook: HuggingFace closes its Space clients); bounded, about a second."""
         if self._own_client and self._client is not None:
             if self._client_loop is asyncio.get_running_loop():
                 await self._client.aclose()
             self._client = None
+        self._close_plugins()
 
     def close(self) -> None:
-        if self._portal is not None:
-            self._portal.call(self.aclose)
-            self._portal_cm.__exit__(None, None, None)
+        """`aclose` for blocking use; a call still running on this gate's own event-loop
+        thread (one whose caller was interrupted) is cancelled rather than waited for."""
+        portal, portal_cm = self._portal, self._portal_cm
+        if portal is None:
+            self._close_plugins()
+            return
+        with self._lock:
             self._portal = self._portal_cm = None
+        try:
+            portal.call(self._cancel_calls_and_aclose)
+        finally:
+            portal.call(portal.stop, True)  # cancel_remaining: never wait on a provider
+            portal_cm.__exit__(None, None, None)
+
+    async def _cancel_calls_and_aclose(self) -> None:
+        """On the gate's own loop: cancel what still runs there, first, so the plugins send
+        their cancels to the providers before they close."""
+        running = [task for task in self._calls if task is not None and not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=1.0)
+        await self.aclose()
+
+    def _close_plugins(self) -> None:
+        for hook in self._pm.hook.close.get_hookimpls():
+            try:
+                hook.function()
+            except Exception as exc:  # one plugin's failure must not keep the others open
+                import warnings
+
+                warnings.warn(
+                    f"imagegate: plugin {hook.plugin_name!r} failed to close: "
+                    f"{type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     async def __aenter__(self) -> Gate:
         return self

@@ -17,12 +17,22 @@ from imagegate.errors import ImagegateError
 from . import errors, wire
 from .models import MODELS, PROVIDER, SPACES, Space
 
-__all__ = ["MODELS", "PROVIDER", "generate", "list_models"]
+__all__ = ["MODELS", "PROVIDER", "close", "generate", "list_models"]
 
 
 @hookimpl
 def list_models() -> list[Model]:
     return list(MODELS)
+
+
+@hookimpl
+def close() -> None:
+    """A closing gate closes the Space clients (within a second); the next call rebuilds."""
+    import sys
+
+    runner = sys.modules.get(f"{__name__}.runner")  # never imported: nothing to close
+    if runner is not None:
+        runner.close_all()
 
 
 @hookimpl
