@@ -12,12 +12,21 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InvalidRequest
 
 __all__ = [
     "ASPECT_RATIOS",
+    "CALL_KEYWORDS",
     "MAX_PROMPT_LENGTH",
     "MAX_SEED",
     "ImageRequest",
@@ -29,6 +38,9 @@ __all__ = [
 MAX_PROMPT_LENGTH = 4000
 MAX_SEED = 2**31 - 1
 MAX_N = 10
+
+CALL_KEYWORDS = ("token", "progress", "timeout")
+"""What `generate`/`agenerate` take besides the request's own fields."""
 
 # Pixel sizes used when a caller asks for an aspect ratio (about one megapixel each).
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
@@ -109,6 +121,32 @@ class ImageRequest(BaseModel):
         _, _, canonical = _parse_ratio(ratio)
         return canonical
 
+    @model_validator(mode="after")
+    def _one_way_to_give_the_size(self) -> ImageRequest:
+        """`size`, `width`/`height` and `aspect_ratio` say the same thing: values that
+        disagree are an error, never one of them silently winning."""
+        given = self.size or self.aspect_ratio
+        if not given:
+            return self
+        width, height, ratio = parse_size(given)
+        clash = [
+            f"{name}={value!r}"
+            for name, value, implied in (
+                ("width", self.width, width),
+                ("height", self.height, height),
+                ("aspect_ratio", self.aspect_ratio if self.size else None, ratio),
+            )
+            if value is not None and value != implied
+        ]
+        if clash:
+            name = "size" if self.size else "aspect_ratio"
+            raise InvalidRequest(
+                f"{name} {given!r} and {' and '.join(clash)} disagree; give the size one "
+                "way: size, width and height, or aspect_ratio",
+                param=name,
+            )
+        return self
+
 
 def parse_size(size: str) -> tuple[int, int, str | None]:
     """`(width, height, ratio)` for `1024x768` or `16:9`; ratio is None for pixel sizes."""
@@ -149,7 +187,7 @@ def invalid_request_from(exc: ValidationError) -> InvalidRequest:
     param = ".".join(str(part) for part in error["loc"]) or "request"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = f"unknown field {param!r}; allowed: {', '.join(_public_fields())}"
+        message = f"unknown keyword {param!r}; allowed: {', '.join(accepted_keywords())}"
     elif error["type"] == "literal_error":
         message = f"{param}: {message}"
     elif not message.startswith(param):
@@ -157,5 +195,11 @@ def invalid_request_from(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(message, param=param)
 
 
-def _public_fields() -> list[str]:
-    return [name for name in ImageRequest.model_fields if name not in {"aspect_ratio"}]
+def accepted_keywords() -> list[str]:
+    """Every keyword `generate` takes, aliases in parentheses: `steps (num_inference_steps)`."""
+    names = []
+    for name, field in ImageRequest.model_fields.items():
+        choices = getattr(field.validation_alias, "choices", None) or ()
+        aliases = [c for c in choices if isinstance(c, str) and c != name]
+        names.append(f"{name} ({', '.join(aliases)})" if aliases else name)
+    return [*names, *CALL_KEYWORDS]

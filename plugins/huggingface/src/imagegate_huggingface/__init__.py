@@ -80,13 +80,13 @@ async def _call(
     try:
         client = await runner.get_client(url, token)
     except Exception as exc:
-        raise await _connect_error(exc, space, url, context) from None
+        raise await _connect_error(exc, space, url, context, token) from None
     try:
         result = await runner.run_job(client, inputs, space.api_name, context)
     except Exception as exc:
-        error = errors.from_exception(exc, space)
+        error = errors.from_exception(exc, space, with_token=token is not None)
         if _is_queue_full(exc):  # a sleeping Space also answers the join with 503
-            error = await _probed(error, space, url, context)
+            error = await _probed(error, space, url, context, token)
         if isinstance(error, (errors.SpaceMissing, errors.SpaceDown)):
             runner.forget(url, token)  # gone or restarted: its sessions are lost
         raise error from None
@@ -95,21 +95,21 @@ async def _call(
 
 
 async def _connect_error(
-    exc: Exception, space: Space, url: str, context: GenerateContext
+    exc: Exception, space: Space, url: str, context: GenerateContext, token: str | None
 ) -> ImagegateError:
     """gradio_client says only "Could not fetch config" for a 404 and a 503 alike."""
     from gradio_client import exceptions
 
-    error = errors.from_exception(exc, space)
+    error = errors.from_exception(exc, space, with_token=token is not None)
     if isinstance(exc, ValueError) and not isinstance(
         exc, (exceptions.AuthenticationError, exceptions.AppError)
     ):
-        error = await _probed(error, space, url, context)
+        error = await _probed(error, space, url, context, token)
     return error
 
 
 async def _probed(
-    error: ImagegateError, space: Space, url: str, context: GenerateContext
+    error: ImagegateError, space: Space, url: str, context: GenerateContext, token: str | None
 ) -> ImagegateError:
     """One look at the Space's config tells a missing or sleeping Space from `error`."""
     import httpx
@@ -120,7 +120,9 @@ async def _probed(
         return errors.from_exception(probe_error, space)
     if probe.status_code == 200:
         return error
-    found = errors.from_status(probe.status_code, probe.headers, probe.text, space)
+    found = errors.from_status(
+        probe.status_code, probe.headers, probe.text, space, with_token=token is not None
+    )
     return found if isinstance(found, (errors.SpaceMissing, errors.SpaceDown)) else error
 
 

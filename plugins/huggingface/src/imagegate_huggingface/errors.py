@@ -28,6 +28,7 @@ _P = PROVIDER.id
 _QUOTA = re.compile(r"exceeded your GPU quota|GPU quota", re.IGNORECASE)
 _RETRY_IN = re.compile(r"retry in (\d+):(\d{2}):(\d{2})")
 _TAG = re.compile(r"<[^>]+>")
+_TOKEN_RAISES_QUOTA = f" (a HuggingFace token raises the ZeroGPU quota: {PROVIDER.key_url})"
 
 
 class SpaceMissing(ProviderError):
@@ -38,8 +39,9 @@ class SpaceDown(ProviderUnreachable):
     """The Space cannot be reached, or answers 503 (sleeping, building, restarting)."""
 
 
-def from_exception(exc: BaseException, space: Space) -> ImagegateError:
-    """The imagegate error for anything a gradio_client call raised."""
+def from_exception(exc: BaseException, space: Space, *, with_token: bool = False) -> ImagegateError:
+    """The imagegate error for anything a gradio_client call raised; `with_token`: the call
+    sent one, so the advice to get a token is left out."""
     import concurrent.futures
 
     import httpx
@@ -49,7 +51,7 @@ def from_exception(exc: BaseException, space: Space) -> ImagegateError:
     if isinstance(exc, ImagegateError):
         return exc
     if isinstance(exc, exceptions.AppError):
-        return _app_error(str(exc.message or exc), name)
+        return _app_error(str(exc.message or exc), name, with_token)
     if isinstance(exc, utils.QueueError):
         return ProviderError(
             f"HuggingFace Space {name}: queue full; try again in a moment",
@@ -57,14 +59,16 @@ def from_exception(exc: BaseException, space: Space) -> ImagegateError:
             transient=True,
         )
     if isinstance(exc, utils.TooManyRequestsError):
-        return _rate_limited(name, None)
+        return _rate_limited(name, None, with_token)
     if isinstance(exc, exceptions.AuthenticationError):
         return _auth_invalid(name)
     if isinstance(exc, exceptions.ValidationError):
         return ProviderError(f"HuggingFace Space {name} rejected the inputs: {exc}", provider=_P)
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
-        return from_status(response.status_code, response.headers, response.text, space)
+        return from_status(
+            response.status_code, response.headers, response.text, space, with_token=with_token
+        )
     if isinstance(exc, httpx.TimeoutException):
         return SpaceDown(f"HuggingFace Space {name} did not answer in time", provider=_P)
     if isinstance(exc, httpx.TransportError):
@@ -80,7 +84,9 @@ def from_exception(exc: BaseException, space: Space) -> ImagegateError:
     )
 
 
-def from_status(status: int, headers: object, text: str, space: Space) -> ImagegateError:
+def from_status(
+    status: int, headers: object, text: str, space: Space, *, with_token: bool = False
+) -> ImagegateError:
     """The error for an HTTP answer of a Space (its config, queue join, or a probe)."""
     name = space.name
     if status in (401, 403):
@@ -93,7 +99,7 @@ def from_status(status: int, headers: object, text: str, space: Space) -> Imageg
         )
     if status == 429:
         retry = getattr(headers, "get", lambda _key: None)("retry-after")
-        return _rate_limited(name, retry_after_seconds(retry))
+        return _rate_limited(name, retry_after_seconds(retry), with_token)
     if status == 503:
         if not text.lstrip().startswith(("{", "[")):
             return SpaceDown(
@@ -113,26 +119,26 @@ def from_status(status: int, headers: object, text: str, space: Space) -> Imageg
     )
 
 
-def _app_error(message: str, name: str) -> ImagegateError:
+def _app_error(message: str, name: str, with_token: bool = False) -> ImagegateError:
     text = " ".join(_TAG.sub("", message).split())
     if _QUOTA.search(text):
         retry = _RETRY_IN.search(text)
         seconds = int(retry[1]) * 3600 + int(retry[2]) * 60 + int(retry[3]) if retry else None
+        more = "" if with_token else _TOKEN_RAISES_QUOTA
         return QuotaExceeded(
-            f"HuggingFace Space {name}: {text} (a HuggingFace token raises the ZeroGPU quota: "
-            f"{PROVIDER.key_url})",
+            f"HuggingFace Space {name}: {text}{more}",
             provider=_P,
             retry_after=seconds,
         )
     if re.search(r"rate limit|too many requests", text, re.IGNORECASE):
-        return _rate_limited(name, None)
+        return _rate_limited(name, None, with_token)
     return GenerationFailed(f"HuggingFace Space {name} failed: {text}", provider=_P)
 
 
-def _rate_limited(name: str, retry_after: float | None) -> RateLimited:
+def _rate_limited(name: str, retry_after: float | None, with_token: bool = False) -> RateLimited:
+    more = "" if with_token else f", or use a HuggingFace token ({PROVIDER.key_url})"
     return RateLimited(
-        f"HuggingFace Space {name}: too many requests; wait a little, or use a HuggingFace "
-        f"token ({PROVIDER.key_url})",
+        f"HuggingFace Space {name}: too many requests; wait a little{more}",
         provider=_P,
         retry_after=retry_after,
     )
