@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from imagegate.catalog import alias_names
+
 from . import factory, table
 
 if TYPE_CHECKING:
-    from imagegate import Model
+    from imagegate import Model, Provider
 
 
 @click.group(invoke_without_command=True)
@@ -37,7 +40,7 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
         [
             m.provider.id,
             m.full_id,
-            table.dash([f"{m.provider.model_prefix}/{a}" for a in m.aliases]),
+            table.dash(alias_names(m)),
             table.dash(m.capabilities.negative_prompt),
             table.dash(m.capabilities.steps),
             table.dash(m.capabilities.guidance),
@@ -59,6 +62,9 @@ def show(model_id: str, as_json: bool) -> None:
     if as_json:
         document = _model_json(model)
         document["token"] = {"configured": bool(tokens), "source": tokens.source}
+        document["base_url"] = os.environ.get(model.provider.base_url_env) or (
+            model.provider.base_url
+        )
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     click.echo(_describe(model, tokens.source, len(tokens.tokens)))
@@ -66,6 +72,16 @@ def show(model_id: str, as_json: bool) -> None:
 
 def _model_json(model: Model) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def _base_url(provider: Provider) -> str:
+    """The base URL calls go to: the override when set (as the gate reads it), else the
+    provider's own; HuggingFace has one host per Space."""
+    override = os.environ.get(provider.base_url_env)
+    default = provider.base_url or "one host per Space"
+    if override:
+        return f"{override} (from {provider.base_url_env}; default {default})"
+    return default
 
 
 def _describe(model: Model, token_source: str | None, token_count: int) -> str:
@@ -88,7 +104,7 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
                 ("name", model.display_name),
                 ("description", model.description),
                 ("provider's id", model.id),
-                ("aliases", [f"{prefix}/{alias}" for alias in model.aliases]),
+                ("aliases", alias_names(model)),
             ],
         ),
         (
@@ -112,7 +128,7 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
                 ("token env", provider.token_env),
                 ("get a key", provider.key_url),
                 ("image format", provider.image_format),
-                ("base url", provider.base_url),
+                ("base url", _base_url(provider)),
                 ("base url env", provider.base_url_env),
                 ("docs", provider.docs_url),
                 ("plugin", provider.distribution),

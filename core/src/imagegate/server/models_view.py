@@ -7,7 +7,7 @@ model picker shows each model once.
 
 from __future__ import annotations
 
-from imagegate.catalog import BARE_PREFIX
+from imagegate.catalog import alias_names
 from imagegate.models import Model
 
 __all__ = ["CREATED", "model_entry"]
@@ -18,10 +18,6 @@ CREATED = 1700000000
 
 def model_entry(model: Model) -> dict:
     provider = model.provider
-    prefix = provider.model_prefix
-    aliases = [f"{prefix}/{alias}" for alias in model.aliases]
-    if prefix == BARE_PREFIX:
-        aliases += [model.id, *model.aliases]
     return {
         "id": model.full_id,
         "object": "model",
@@ -29,7 +25,7 @@ def model_entry(model: Model) -> dict:
         "owned_by": provider.id,
         "display_name": model.display_name,
         "provider": provider.display_name,
-        "aliases": aliases,
+        "aliases": alias_names(model),
         "auth": provider.auth,
         "image_format": provider.image_format,
         "capabilities": model.capabilities.model_dump(mode="json"),
