@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from imagegate import rotation
-
 pytest_plugins = ["tests.emulators.fixtures"]
 
 
@@ -18,7 +16,8 @@ def anyio_backend() -> str:
 def _isolated_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ):
-    """No test sees the developer's keys, tokens or base URLs, or a spent token of another test."""
+    """No test sees the developer's keys, tokens, base URLs or state: each has its own
+    IMAGEGATE_HOME (keys file, state.db), so no token is spent by another test."""
     import os
 
     for name in list(os.environ):
@@ -27,6 +26,4 @@ def _isolated_environment(
     monkeypatch.setenv("IMAGEGATE_HOME", str(tmp_path_factory.mktemp("imagegate-home")))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    rotation.reset()
     yield
-    rotation.reset()

@@ -48,6 +48,8 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/cli.md", "imagegate providers [--json]"): SYNOPSIS,
     ("docs/cli.md", "imagegate keys set PROVIDER"): SYNOPSIS,
     ("docs/cli.md", "imagegate keys remove PROVIDER"): SYNOPSIS,
+    ("docs/cli.md", "imagegate keys status [PROVIDER] [--json]"): SYNOPSIS,
+    ("docs/cli.md", "imagegate keys reset [PROVIDER]"): SYNOPSIS,
     (
         "docs/cli.md",
         "imagegate serve [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--workers 1]",

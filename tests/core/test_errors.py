@@ -68,7 +68,7 @@ def test_an_unreachable_provider_names_the_provider_the_host_and_what_to_check()
             gate.generate("a cat", model="fake/basic")
     message = caught.value.message
     assert f"127.0.0.1:{port}" in message and "Fake" in message
-    assert "IMAGEGATE_FAKE_BASE_URL" in message
+    assert "IMAGEGATE_FAKE_BASE_URL" in caught.value.hint  # advice for the owner only
 
 
 def test_the_shared_client_uses_the_aiohttp_transport():

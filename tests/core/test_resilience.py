@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
 import imagegate
-from imagegate import rotation
 from imagegate.errors import (
     AuthInvalid,
     ProviderError,
@@ -16,39 +16,63 @@ from imagegate.errors import (
     RateLimited,
     Timeout,
 )
+from imagegate.state import fingerprint
 from tests.fakes import FakePlugin
 
 
-def test_quota_moves_to_the_next_token_and_skips_the_spent_one_until_utc_midnight(monkeypatch):
-    plugin = FakePlugin()
+class Clock:
+    """A settable unix clock for waits measured in hours."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:  # 2027-01-15 08:00 UTC
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_quota_moves_to_the_next_token_and_rests_the_spent_one_until_the_daily_reset():
+    plugin = FakePlugin()  # its provider resets quotas at 00:00 UTC (the default)
     plugin.failures = [QuotaExceeded("daily quota used up")]
-    with imagegate.Gate(plugins=[plugin], tokens={"fake": "first-token,second-token"}) as gate:
+    clock = Clock()
+    tokens = {"fake": "first-token,second-token"}
+    with imagegate.Gate(plugins=[plugin], tokens=tokens, clock=clock, state="memory") as gate:
         gate.generate("a cat", model="fake/basic")
         gate.generate("a cat", model="fake/basic")
         assert [c["token"] for c in plugin.calls] == ["first-token", "second-token", "second-token"]
-        monkeypatch.setattr(rotation, "_today", lambda: "2999-01-01")  # a new UTC day
+        clock.now += 15 * 3600  # 23:00 UTC: still resting
+        gate.generate("a cat", model="fake/basic")
+        assert plugin.calls[-1]["token"] == "second-token"
+        clock.now += 3600 + 1  # just past 00:00 UTC
         gate.generate("a cat", model="fake/basic")
     assert plugin.calls[-1]["token"] == "first-token"
 
 
-def test_every_token_spent_is_a_quota_error_naming_the_provider():
+def test_every_token_spent_says_when_the_first_is_back():
     plugin = FakePlugin()
-    plugin.failures = [QuotaExceeded("quota spent"), QuotaExceeded("quota spent")]
-    with imagegate.Gate(plugins=[plugin], tokens={"fake": "one-token-1,two-token-2"}) as gate:
-        with pytest.raises(QuotaExceeded):
+    plugin.failures = [QuotaExceeded("quota spent"), QuotaExceeded("quota spent", retry_after=90)]
+    tokens = {"fake": "one-token-1,two-token-2"}
+    with imagegate.Gate(plugins=[plugin], tokens=tokens, state="memory") as gate:
+        with pytest.raises(QuotaExceeded) as first:
             gate.generate("a cat", model="fake/basic")
-        with pytest.raises(QuotaExceeded, match="Fake: every configured token is out of quota"):
+        with pytest.raises(QuotaExceeded, match="Fake: no token is usable now") as second:
             gate.generate("a cat", model="fake/basic")
-    assert len(plugin.calls) == 2
+    assert len(plugin.calls) == 2  # the second request sent nothing
+    assert 85 <= first.value.retry_after <= 90  # the sooner of midnight and 90 s
+    assert re.search(r"usable again in 1 min (29|30) s", str(second.value))
 
 
-def test_rate_limit_moves_to_the_next_token_without_spending_the_first():
+def test_rate_limit_moves_to_the_next_token_and_rests_the_first_only_briefly():
     plugin = FakePlugin()
-    plugin.failures = [RateLimited("slow down")]
-    with imagegate.Gate(plugins=[plugin], tokens={"fake": "first-token,second-token"}) as gate:
+    plugin.failures = [RateLimited("slow down", retry_after=30)]
+    clock = Clock()
+    tokens = {"fake": "first-token,second-token"}
+    with imagegate.Gate(plugins=[plugin], tokens=tokens, clock=clock, state="memory") as gate:
         gate.generate("a cat", model="fake/basic")
         gate.generate("a cat", model="fake/basic")
-    assert [c["token"] for c in plugin.calls] == ["first-token", "second-token", "first-token"]
+        clock.now += 31
+        gate.generate("a cat", model="fake/basic")
+    tried = [c["token"] for c in plugin.calls]
+    assert tried == ["first-token", "second-token", "second-token", "first-token"]
 
 
 def test_transient_failures_are_retried_honouring_retry_after():
@@ -142,5 +166,7 @@ def test_concurrent_calls_all_move_off_a_spent_token():
         assert tried.count("fresh-token") == 6 and tried.count("spent-token") == 6
         plugin.calls.clear()
         gate.generate("a cat", model="fake/basic", n=3)
-    assert [call["token"] for call in plugin.calls] == ["fresh-token"] * 3
-    assert rotation.available(("spent-token", "fresh-token")) == ["fresh-token"]
+        assert [call["token"] for call in plugin.calls] == ["fresh-token"] * 3
+        states = {row.fingerprint: row.state for row in gate.key_status("fake")}
+    assert states[fingerprint("spent-token")] == "cooling"
+    assert states[fingerprint("fresh-token")] == "ok"

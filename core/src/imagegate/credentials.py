@@ -66,12 +66,9 @@ def strip_auth_prefix(
 
 
 def keys_path() -> Path:
-    home = os.environ.get("IMAGEGATE_HOME")
-    if home:
-        return Path(home) / "keys.json"
-    from platformdirs import user_config_dir
+    from .paths import config_dir
 
-    return Path(user_config_dir("imagegate", appauthor=False)) / "keys.json"
+    return config_dir() / "keys.json"
 
 
 _cache: dict[Path, tuple[tuple[int, int, int], dict[str, list[str]]]] = {}

@@ -1,49 +1,41 @@
 """`Gate`: the one object that turns a request into images, whatever the provider.
 
-It does everything providers have in common, once: resolve the model, fill defaults,
-validate, pick tokens, fan `n` out into concurrent calls, retry transient failures within
-one deadline, rotate tokens on quota, fetch bytes, and map every failure to
-`imagegate.errors`. The CLI and the server are thin layers over it.
+It holds the settings (tokens, base URLs, timeout, retries, concurrency, the HTTP client,
+the plugins, the state store) and the resources they need, and is the public face of the
+pipeline behind it (`imagegate.pipeline`: resolve, validate, tokens, fan-out, attempts,
+fetching). The CLI and the server are thin layers over it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import inspect
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import rotation
-from .catalog import Catalog, Entry
-from .context import GenerateContext, ProgressCallback
-from .credentials import TokenSource, find_tokens, split_tokens, strip_auth_prefix
-from .errors import (
-    AuthRequired,
-    Cancelled,
-    ImagegateError,
-    InvalidRequest,
-    ProviderError,
-    ProviderUnreachable,
-    QuotaExceeded,
-    RateLimited,
-    Timeout,
-)
+from .catalog import Catalog
+from .context import ProgressCallback
+from .credentials import TokenSource, find_tokens, strip_auth_prefix
+from .errors import Cancelled
+from .fetch import ImageFetcher
+from .health import OK, KeyHealth, KeyState
 from .models import Model, Provider
 from .plugins import get_plugin_manager, new_plugin_manager, plugin_info
-from .request import MAX_SEED, ImageRequest, build_request
-from .resolve import resolve_request
-from .results import GeneratedImage, ImageResult, check_image
+from .request import ImageRequest
+from .results import ImageResult
+from .state import StateStore, fingerprint, open_state
 
 if TYPE_CHECKING:
     import httpx
     import pluggy
 
-__all__ = ["Gate", "ProviderStatus"]
+__all__ = ["Gate", "KeyStatus", "ProviderStatus"]
 
 T = TypeVar("T")
 
@@ -60,13 +52,46 @@ class ProviderStatus:
     model_count: int
 
 
+@dataclass(frozen=True)
+class KeyStatus:
+    """One token's health at one provider, as `imagegate keys status` shows it.
+
+    `source` is where the token is configured (`env:IMAGEGATE_GITEE_TOKEN`, `keys file`),
+    `anonymous` for use without a token, or None for a token seen only on a call.
+    """
+
+    provider: str
+    fingerprint: str
+    source: str | None
+    state: str
+    model: str | None = None
+    until: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "fingerprint": self.fingerprint,
+            "source": self.source,
+            "state": self.state,
+            "model": self.model,
+            "until": self.until,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }
+
+
 class Gate:
     """Generate images through any installed provider. Use as a (async) context manager.
 
     `tokens` maps a provider id or auth prefix to a token or comma-separated tokens;
     `base_urls` maps a provider id to a base URL; `plugins` replaces the installed plugins
     with the given plugin objects; `use_stored_tokens=False` ignores the environment and
-    the keys file (a server does this unless it is protected).
+    the keys file (a server does this unless it is protected). `state` is where key health
+    (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
+    `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
+    data dir. `clock` (unix seconds) exists for tests of waits.
     """
 
     def __init__(
@@ -80,6 +105,8 @@ class Gate:
         max_concurrency: int = 10,
         retries: int = 2,
         use_stored_tokens: bool = True,
+        state: StateStore | str | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_concurrency = max_concurrency
@@ -93,9 +120,16 @@ class Gate:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._catalog: Catalog | None = None
         self._catalog_key: tuple[int, ...] = ()
+        self._state_arg = state
+        self._state: StateStore | None = state if isinstance(state, StateStore) else None
+        self._own_state = not isinstance(state, StateStore)
+        self.health = KeyHealth(lambda: self.state, clock or time.time)
+        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
         self._portal: Any = None
         self._portal_cm: Any = None
         self._calls: set[asyncio.Task[Any] | None] = set()
+        """What runs on the portal's loop now, cancelled when the gate closes."""
+        self._portal_finalizer: Any = None
         self._lock = threading.Lock()
 
     # -- models and providers -------------------------------------------------------------
@@ -136,7 +170,7 @@ class Gate:
         statuses = []
         for provider_id, provider in catalog.providers.items():
             info = plugin_info(catalog.provider_plugins[provider_id])
-            found = self._find_tokens(provider, None)
+            found = self.tokens_for(provider)
             statuses.append(
                 ProviderStatus(
                     provider=provider,
@@ -153,7 +187,77 @@ class Gate:
         self, provider: Provider, explicit: str | Sequence[str] | None = None
     ) -> TokenSource:
         """The tokens a call to `provider` would use, and where they came from."""
-        return self._find_tokens(provider, explicit)
+        if explicit is None:
+            explicit = self._tokens.get(provider.id) or self._tokens.get(provider.auth_prefix)
+        found = find_tokens(
+            provider,
+            explicit=explicit,
+            env=None if self.use_stored_tokens else {},
+            use_keys_file=self.use_stored_tokens,
+        )
+        owners = self.catalog.token_prefixes
+        stripped = tuple(strip_auth_prefix(t, provider, owners) for t in found.tokens)
+        return TokenSource(stripped, found.source)
+
+    def base_url_for(self, provider: Provider) -> str | None:
+        """Where calls to `provider` go: this gate's setting, the environment, its default."""
+        return (
+            self._base_urls.get(provider.id)
+            or os.environ.get(provider.base_url_env)
+            or provider.base_url
+        )
+
+    # -- key health -----------------------------------------------------------------------
+
+    @property
+    def state(self) -> StateStore:
+        """The state store (opened on first use)."""
+        if self._state is None:
+            with self._lock:
+                if self._state is None:
+                    arg = self._state_arg
+                    self._state = open_state(arg if isinstance(arg, str) else None)
+        return self._state
+
+    async def akey_status(self, provider: str | None = None) -> list[KeyStatus]:
+        """Every configured token (and anonymous use where allowed) with its health, and
+        every other token the state store knows of; never a token itself."""
+        states = await self.health.states()
+        by_key: dict[tuple[str, str], list[KeyState]] = {}
+        for state in states:
+            by_key.setdefault((state.provider, state.fingerprint), []).append(state)
+        rows: list[KeyStatus] = []
+        seen: set[tuple[str, str]] = set()
+        for status in self.providers():
+            prov = status.provider
+            if provider and provider not in {prov.id, prov.model_prefix, prov.auth_prefix}:
+                continue
+            found = self.tokens_for(prov)
+            entries: list[tuple[str | None, str | None]] = [(t, found.source) for t in found.tokens]
+            if prov.auth != "required":
+                entries.append((None, "anonymous"))
+            for token, source in entries:
+                fp = fingerprint(token)
+                seen.add((prov.id, fp))
+                rows += _rows(prov.id, fp, source, by_key.get((prov.id, fp), []))
+            for (provider_id, fp), known in sorted(by_key.items()):
+                if provider_id == prov.id and (provider_id, fp) not in seen:
+                    rows += _rows(provider_id, fp, None, known)
+        return rows
+
+    def key_status(self, provider: str | None = None) -> list[KeyStatus]:
+        """Blocking `akey_status`."""
+        return self._run(self.akey_status, provider)
+
+    async def areset_keys(self, provider: str | None = None) -> int:
+        """Forget what is known of tokens' health (of one provider); how many records went."""
+        if provider:
+            known = self.catalog.token_prefixes.get(provider.lower())
+            provider = known.id if known else provider
+        return await self.health.reset(provider)
+
+    def reset_keys(self, provider: str | None = None) -> int:
+        return self._run(self.areset_keys, provider)
 
     # -- generation -----------------------------------------------------------------------
 
@@ -168,268 +272,21 @@ class Gate:
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...)."""
-        started = time.monotonic()
-        request = build_request(prompt, model=model, **params)
-        entry = self.catalog.resolve(request.model)
-        model_ = entry.model
-        resolved, warnings = resolve_request(request, model_)
-        self._validate(resolved, model_)
-        tokens = self._find_tokens(model_.provider, token)
-        secrets = [*tokens.tokens, *(split_tokens(token) if token else [])]
-        context = GenerateContext(
-            client=self._get_client(),
-            base_url=self._base_url(model_.provider),
-            deadline=started + (timeout or self.timeout),
-            provider=model_.provider.id,
-            model=model_.full_id,
-            progress_callback=progress,
-            started=started,
-            warnings=warnings,
-        )
-        try:
-            images = await asyncio.wait_for(
-                self._fan_out(entry, resolved, tokens, context), timeout=context.remaining()
-            )
-            if resolved.response_format == "b64_json":
-                await _gather_or_cancel([image.aread() for image in images])
-        except asyncio.TimeoutError:
-            raise Timeout(
-                f"{model_.provider.display_name} did not finish {model_.full_id} within "
-                f"{timeout or self.timeout:g}s; try again later or allow a longer timeout",
-                provider=model_.provider.id,
-            ) from None
-        except ImagegateError as exc:
-            raise exc.redacted(secrets) from None
-        return ImageResult(
-            images=images,
-            model=model_.full_id,
-            provider=model_.provider.id,
-            request=resolved,
-            warnings=context.warnings,
-            created=int(time.time()),
-            elapsed=time.monotonic() - started,
+        from .pipeline import generate
+
+        return await generate(
+            self,
+            prompt,
+            model=model,
+            token=token,
+            progress=progress,
+            timeout=timeout,
+            params=params,
         )
 
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
         """Blocking `agenerate`, run on this gate's own event-loop thread."""
         return self._run(self.agenerate, prompt, **kwargs)
-
-    def _validate(self, request: ImageRequest, model: Model) -> None:
-        problems = [
-            p for found in self._pm.hook.validate(request=request, model=model) for p in found or ()
-        ]
-        if problems:
-            message = "; ".join(p.message for p in problems)
-            raise InvalidRequest(message, param=problems[0].param)
-
-    def _find_tokens(self, provider: Provider, explicit: str | Sequence[str] | None) -> TokenSource:
-        if explicit is None:
-            explicit = self._tokens.get(provider.id) or self._tokens.get(provider.auth_prefix)
-        found = find_tokens(
-            provider,
-            explicit=explicit,
-            env=None if self.use_stored_tokens else {},
-            use_keys_file=self.use_stored_tokens,
-        )
-        owners = self.catalog.token_prefixes
-        stripped = tuple(strip_auth_prefix(t, provider, owners) for t in found.tokens)
-        return TokenSource(stripped, found.source)
-
-    def _base_url(self, provider: Provider) -> str | None:
-        return (
-            self._base_urls.get(provider.id)
-            or os.environ.get(provider.base_url_env)
-            or provider.base_url
-        )
-
-    async def _fan_out(
-        self, entry: Entry, request: ImageRequest, tokens: TokenSource, context: GenerateContext
-    ) -> list[GeneratedImage]:
-        per_call = max(1, entry.model.capabilities.max_images_per_call)
-        counts = [per_call] * (request.n // per_call) + (
-            [request.n % per_call] if request.n % per_call else []
-        )
-        caller = self._pm.subset_hook_caller(
-            "generate", remove_plugins=[p for p in self._pm.get_plugins() if p is not entry.plugin]
-        )
-        limit = asyncio.Semaphore(self.max_concurrency)
-
-        async def one(index: int, count: int, offset: int) -> list[GeneratedImage]:
-            seed = None if request.seed is None else (request.seed + offset) % (MAX_SEED + 1)
-            call = request.model_copy(update={"n": count, "seed": seed})
-            async with limit:
-                images = await self._call(
-                    caller, call, entry.model, tokens, context.for_call(index)
-                )
-            for image in images:
-                self._complete(image, call, entry.model)
-            return images
-
-        offsets = [sum(counts[:i]) for i in range(len(counts))]
-        batches = await _gather_or_cancel(
-            [
-                one(i, count, offset)
-                for i, (count, offset) in enumerate(zip(counts, offsets, strict=True))
-            ]
-        )
-        return [image for batch in batches for image in batch]
-
-    async def _call(
-        self,
-        caller: Callable[..., list[Any]],
-        request: ImageRequest,
-        model: Model,
-        tokens: TokenSource,
-        context: GenerateContext,
-    ) -> list[GeneratedImage]:
-        """One provider call, retried on transient failures and rotated across tokens."""
-        provider = model.provider
-        if not tokens and provider.auth == "required":
-            raise AuthRequired(_how_to_authenticate(provider), provider=provider.id)
-        attempt = 0
-        while True:
-            candidates: list[str | None] = (
-                list(rotation.available(tokens.tokens)) if tokens else [None]
-            )
-            if not candidates:
-                raise QuotaExceeded(
-                    f"{provider.display_name}: every configured token is out of quota until "
-                    f"00:00 UTC; add another with `imagegate keys set {provider.id}`",
-                    provider=provider.id,
-                )
-            failure: ImagegateError | None = None
-            for token in candidates:
-                try:
-                    return await self._invoke(caller, request, model, token, context)
-                except QuotaExceeded as exc:
-                    if token is None:
-                        raise
-                    rotation.mark_exhausted(token)
-                    failure = exc
-                except RateLimited as exc:
-                    failure = exc
-                except ImagegateError as exc:
-                    if not exc.transient:
-                        raise
-                    failure = exc
-                    break
-            assert failure is not None
-            if isinstance(failure, QuotaExceeded):
-                if not rotation.available(tokens.tokens):
-                    raise failure
-                continue
-            attempt += 1
-            delay = _backoff(attempt, failure.retry_after)
-            if attempt > self.retries or delay >= context.remaining():
-                raise failure
-            context.report("retrying", message=f"{failure.code}: retrying in {delay:.1f}s")
-            await asyncio.sleep(delay)
-
-    async def _invoke(
-        self,
-        caller: Callable[..., list[Any]],
-        request: ImageRequest,
-        model: Model,
-        token: str | None,
-        context: GenerateContext,
-    ) -> list[GeneratedImage]:
-        import httpx
-
-        provider = model.provider
-        try:
-            answers = caller(request=request, model=model, token=token, context=context)
-            if not answers:
-                raise ProviderError(
-                    f"the {provider.id} plugin has no generate hook", provider=provider.id
-                )
-            images = answers[0]
-            if inspect.isawaitable(images):
-                images = await images
-        except (ImagegateError, asyncio.CancelledError):
-            raise
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.NetworkError) as exc:
-            # the aiohttp transport reports a refused connection as ConnectTimeout
-            raise ProviderUnreachable(
-                f"cannot reach {provider.display_name} at {_host(context.base_url)} "
-                f"({type(exc.__cause__ or exc).__name__}); check your network, "
-                f"or {provider.base_url_env}",
-                provider=provider.id,
-            ) from None
-        except httpx.TimeoutException:
-            raise Timeout(
-                f"{provider.display_name} did not answer in time ({_host(context.base_url)})",
-                provider=provider.id,
-                transient=True,
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderUnreachable(
-                f"{provider.display_name} at {_host(context.base_url)} failed mid-request "
-                f"({type(exc.__cause__ or exc).__name__})",
-                provider=provider.id,
-            ) from None
-        except Exception as exc:
-            raise ProviderError(
-                f"{provider.display_name} failed: {type(exc).__name__}: {exc}", provider=provider.id
-            ) from exc
-        if not isinstance(images, list) or not images:
-            raise ProviderError(f"{provider.display_name} returned no image", provider=provider.id)
-        return images
-
-    def _complete(self, image: GeneratedImage, request: ImageRequest, model: Model) -> None:
-        """Fill what the plugin left out, check given bytes, and attach the loaders."""
-        image.provider = model.provider.id
-        image.model = model.full_id
-        if image.seed is None:
-            image.seed = request.seed
-        if image.width is None and image.height is None:
-            image.width, image.height = request.width, request.height
-        if image.data is not None:
-            image.mime_type = self._checked(image.data, model.provider, "the returned image")
-        elif image.mime_type is None:
-            image.mime_type = f"image/{model.provider.image_format}"
-        image._loader = lambda url: self._load(url, model.provider)
-        image._sync_loader = lambda url: self._load_blocking(url, model.provider)
-
-    async def _load(self, url: str, provider: Provider) -> bytes:
-        import httpx
-
-        try:
-            if self._client is not None and self._client_loop is asyncio.get_running_loop():
-                response = await self._client.get(url)
-            else:
-                async with httpx.AsyncClient(follow_redirects=True, timeout=120) as client:
-                    response = await client.get(url)
-        except httpx.HTTPError as exc:
-            raise _download_failed(exc, url, provider) from None
-        return self._downloaded(response, url, provider)
-
-    def _load_blocking(self, url: str, provider: Provider) -> bytes:
-        import httpx
-
-        try:
-            response = httpx.get(url, follow_redirects=True, timeout=120)
-        except httpx.HTTPError as exc:
-            raise _download_failed(exc, url, provider) from None
-        return self._downloaded(response, url, provider)
-
-    def _downloaded(self, response: httpx.Response, url: str, provider: Provider) -> bytes:
-        if response.status_code != 200:
-            raise ProviderError(
-                f"{provider.display_name}: downloading the image from {_host(url)} failed "
-                f"with HTTP {response.status_code}",
-                provider=provider.id,
-            )
-        self._checked(response.content, provider, f"the image from {_host(url)}")
-        return response.content
-
-    @staticmethod
-    def _checked(data: bytes, provider: Provider, what: str) -> str:
-        try:
-            return check_image(data)
-        except ValueError as exc:
-            raise ProviderError(
-                f"{provider.display_name}: {what} is unusable: {exc}", provider=provider.id
-            ) from None
 
     # -- resources ------------------------------------------------------------------------
 
@@ -459,6 +316,11 @@ class Gate:
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
+                # A gate nobody closed must not hang interpreter exit: stop its portal at
+                # exit (atexit time, threads still alive), not when finalization collects it.
+                self._portal_finalizer = weakref.finalize(
+                    self, _stop_portal, self._portal, self._portal_cm, self._calls
+                )
             portal = self._portal
 
         async def call() -> T:
@@ -485,32 +347,26 @@ class Gate:
             if self._client_loop is asyncio.get_running_loop():
                 await self._client.aclose()
             self._client = None
+        if self._own_state and self._state is not None:
+            state, self._state = self._state, None
+            await state.close()
         self._close_plugins()
 
     def close(self) -> None:
         """`aclose` for blocking use; a call still running on this gate's own event-loop
         thread (one whose caller was interrupted) is cancelled rather than waited for."""
-        portal, portal_cm = self._portal, self._portal_cm
-        if portal is None:
-            self._close_plugins()
-            return
         with self._lock:
-            self._portal = self._portal_cm = None
+            portal, finalizer = self._portal, self._portal_finalizer
+            self._portal = self._portal_cm = self._portal_finalizer = None
+        if portal is None or finalizer is None or not finalizer.alive:
+            self._close_plugins()  # no loop of our own (left): nothing else to close on one
+            return
         try:
-            portal.call(self._cancel_calls_and_aclose)
+            # first, so their cancels reach the providers while the plugins close
+            portal.call(_cancel_calls, self._calls)
+            portal.call(self.aclose)
         finally:
-            portal.call(portal.stop, True)  # cancel_remaining: never wait on a provider
-            portal_cm.__exit__(None, None, None)
-
-    async def _cancel_calls_and_aclose(self) -> None:
-        """On the gate's own loop: cancel what still runs there, first, so the plugins send
-        their cancels to the providers before they close."""
-        running = [task for task in self._calls if task is not None and not task.done()]
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.wait(running, timeout=1.0)
-        await self.aclose()
+            finalizer()  # stops the portal, once
 
     def _close_plugins(self) -> None:
         for hook in self._pm.hook.close.get_hookimpls():
@@ -539,45 +395,27 @@ class Gate:
         self.close()
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    import random
-
-    if retry_after is not None:
-        return retry_after
-    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
-
-
-def _host(url: str | None) -> str:
-    if not url:
-        return "its default address"
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc or url
+def _stop_portal(portal: Any, portal_cm: Any, calls: set[asyncio.Task[Any] | None]) -> None:
+    """Stop a gate's event-loop thread without waiting on a provider: what still runs there
+    is cancelled, with a moment to send its cancels."""
+    with contextlib.suppress(Exception):
+        portal.call(_cancel_calls, calls)
+    with contextlib.suppress(Exception):
+        portal.call(portal.stop, True)  # cancel_remaining
+    with contextlib.suppress(Exception):
+        portal_cm.__exit__(None, None, None)
 
 
-def _download_failed(exc: Exception, url: str, provider: Provider) -> ProviderUnreachable:
-    return ProviderUnreachable(
-        f"{provider.display_name}: cannot download the image from {_host(url)} "
-        f"({type(exc.__cause__ or exc).__name__})",
-        provider=provider.id,
-    )
+async def _cancel_calls(calls: set[asyncio.Task[Any] | None]) -> None:
+    running = [task for task in calls if task is not None and not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=1.0)
 
 
-def _how_to_authenticate(provider: Provider) -> str:
-    where = f" (get one at {provider.key_url})" if provider.key_url else ""
-    return (
-        f"{provider.display_name} needs a token{where}: pass --token, set "
-        f"{provider.token_env[0]}, or run `imagegate keys set {provider.id}`"
-    )
-
-
-async def _gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:
-    """Run concurrently; on the first failure cancel the rest and raise it."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+def _rows(provider: str, fp: str, source: str | None, known: list[KeyState]) -> list[KeyStatus]:
+    """One row per recorded state of a token (whole token and per model), or one `ok`."""
+    if not known:
+        return [KeyStatus(provider, fp, source, OK)]
+    return [KeyStatus(provider, fp, source, s.state, s.model, s.until, s.code, s.at) for s in known]

@@ -100,13 +100,15 @@ def create_app(
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
+        state = gate.state
         return json_response(
             {
-                "status": "ok",
+                "status": "degraded" if state.degraded else "ok",
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
+                "state": {"backend": state.kind, "degraded": state.degraded},
             }
         )
 

@@ -1,0 +1,165 @@
+"""The path of one request through the core, shared by every provider:
+
+resolve the model -> fill defaults -> validate -> find tokens -> fan `n` out into calls ->
+each call: healthy token, retries, rotation (`attempts`) -> check the images -> fetch bytes
+when `b64_json` was asked. `Gate.agenerate` is its public face.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .attempts import call_provider
+from .context import GenerateContext, ProgressCallback
+from .credentials import TokenSource, split_tokens
+from .errors import ImagegateError, InvalidRequest, Timeout
+from .fetch import checked
+from .request import MAX_SEED, ImageRequest, build_request
+from .resolve import resolve_request
+from .results import GeneratedImage, ImageResult
+
+if TYPE_CHECKING:
+    from .catalog import Entry
+    from .gate import Gate
+    from .models import Model
+
+__all__ = ["gather_or_cancel", "generate"]
+
+T = TypeVar("T")
+
+
+async def generate(
+    gate: Gate,
+    prompt: str | ImageRequest,
+    *,
+    model: str | None,
+    token: str | Sequence[str] | None,
+    progress: ProgressCallback | None,
+    timeout: float | None,
+    params: dict[str, Any],
+) -> ImageResult:
+    started = time.monotonic()
+    allowed = timeout or gate.timeout
+    request = build_request(prompt, model=model, **params)
+    entry = gate.catalog.resolve(request.model)
+    model_ = entry.model
+    resolved, warnings = resolve_request(request, model_)
+    validate(gate, resolved, model_)
+    tokens = gate.tokens_for(model_.provider, token)
+    secrets = [*tokens.tokens, *(split_tokens(token) if token else [])]
+    context = GenerateContext(
+        client=gate._get_client(),
+        base_url=gate.base_url_for(model_.provider),
+        deadline=started + allowed,
+        provider=model_.provider.id,
+        model=model_.full_id,
+        progress_callback=progress,
+        started=started,
+        warnings=warnings,
+    )
+    try:
+        images = await asyncio.wait_for(
+            _fan_out(gate, entry, resolved, tokens, context), timeout=context.remaining()
+        )
+        if resolved.response_format == "b64_json":
+            await gather_or_cancel([image.aread() for image in images])
+    except asyncio.TimeoutError:
+        raise Timeout(
+            f"{model_.provider.display_name} did not finish {model_.full_id} within "
+            f"{allowed:g}s; try again later or allow a longer timeout",
+            provider=model_.provider.id,
+        ) from None
+    except ImagegateError as exc:
+        raise exc.redacted(secrets) from None
+    return ImageResult(
+        images=images,
+        model=model_.full_id,
+        provider=model_.provider.id,
+        request=resolved,
+        warnings=context.warnings,
+        created=int(time.time()),
+        elapsed=time.monotonic() - started,
+    )
+
+
+def validate(gate: Gate, request: ImageRequest, model: Model) -> None:
+    """Every plugin's `validate` (the core's generic checks last); one error for them all."""
+    problems = [
+        p
+        for found in gate.plugin_manager.hook.validate(request=request, model=model)
+        for p in found or ()
+    ]
+    if problems:
+        message = "; ".join(p.message for p in problems)
+        raise InvalidRequest(message, param=problems[0].param)
+
+
+async def _fan_out(
+    gate: Gate, entry: Entry, request: ImageRequest, tokens: TokenSource, context: GenerateContext
+) -> list[GeneratedImage]:
+    """`n` images as concurrent calls of at most `max_images_per_call` each; seeds follow on."""
+    per_call = max(1, entry.model.capabilities.max_images_per_call)
+    counts = [per_call] * (request.n // per_call) + (
+        [request.n % per_call] if request.n % per_call else []
+    )
+    pm = gate.plugin_manager
+    caller = pm.subset_hook_caller(
+        "generate", remove_plugins=[p for p in pm.get_plugins() if p is not entry.plugin]
+    )
+    limit = asyncio.Semaphore(gate.max_concurrency)
+
+    async def one(index: int, count: int, offset: int) -> list[GeneratedImage]:
+        seed = None if request.seed is None else (request.seed + offset) % (MAX_SEED + 1)
+        call = request.model_copy(update={"n": count, "seed": seed})
+        async with limit:
+            images = await call_provider(
+                caller,
+                call,
+                entry.model,
+                tokens.tokens,
+                context.for_call(index),
+                health=gate.health,
+                retries=gate.retries,
+            )
+        for image in images:
+            _complete(gate, image, call, entry.model)
+        return images
+
+    offsets = [sum(counts[:i]) for i in range(len(counts))]
+    batches = await gather_or_cancel(
+        [one(i, c, o) for i, (c, o) in enumerate(zip(counts, offsets, strict=True))]
+    )
+    return [image for batch in batches for image in batch]
+
+
+def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: Model) -> None:
+    """Fill what the plugin left out, check given bytes, and attach the loaders."""
+    provider = model.provider
+    image.provider = provider.id
+    image.model = model.full_id
+    if image.seed is None:
+        image.seed = request.seed
+    if image.width is None and image.height is None:
+        image.width, image.height = request.width, request.height
+    if image.data is not None:
+        image.mime_type = checked(image.data, provider, "the returned image")
+    elif image.mime_type is None:
+        image.mime_type = f"image/{provider.image_format}"
+    fetcher = gate.fetcher
+    image._loader = lambda url: fetcher.load(url, provider)
+    image._sync_loader = lambda url: fetcher.load_blocking(url, provider)
+
+
+async def gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest and raise it."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

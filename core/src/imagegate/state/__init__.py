@@ -1,0 +1,152 @@
+"""What outlives a call: key health, rate windows, idempotency records, jobs, history.
+
+One small async interface, `StateStore`, with an embedded default (SQLite in the data dir,
+shared by every process of one machine), an in-process one (tests, `Gate(state="memory")`)
+and, for replicas, Redis. Everything is a JSON object under `(namespace, key)`, with an
+optional time to live, so each operation maps onto one atomic step of any backend:
+
+    get / get_many / put / delete      plain records (key health, jobs)
+    add                                put-if-absent, returning what was there (idempotency)
+    items                              every live record of a namespace (small ones: health)
+    hit                                count one event in a fixed window, refusing past a limit
+
+Values are JSON-serialisable dicts. Nothing here ever holds a token or base64 image data:
+records name a token by its fingerprint (`fingerprint`).
+
+`open_state(url)` picks the backend: `memory:`, `sqlite:///path/state.db`, `redis://...`,
+or None for `IMAGEGATE_STATE_URL`, else `sqlite` under the data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "STATE_URL_ENV",
+    "StateError",
+    "StateStore",
+    "Window",
+    "fingerprint",
+    "open_state",
+]
+
+STATE_URL_ENV = "IMAGEGATE_STATE_URL"
+
+
+class StateError(Exception):
+    """The state store cannot be used (corrupt, locked, read-only, unreachable)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One `hit` in a fixed window: whether it was allowed, and the window's figures."""
+
+    allowed: bool
+    count: int
+    limit: int
+    reset_at: float
+    """Unix time at which the window starts again."""
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+
+def fingerprint(token: str | None) -> str:
+    """A short, stable name for a token that does not reveal it (`anonymous` for none)."""
+    if not token:
+        return "anonymous"
+    return hashlib.sha256(b"imagegate-token:" + token.encode()).hexdigest()[:12]
+
+
+class StateStore(ABC):
+    """The interface every backend implements; each method is one atomic step."""
+
+    url: str = ""
+    kind: str = ""
+    """`sqlite`, `memory`, `redis`: safe to show (a URL may hold a password)."""
+    degraded: str | None = None
+    """Why this store is not the one asked for (it fell back to memory), or None."""
+
+    @abstractmethod
+    async def get(self, namespace: str, key: str) -> dict[str, Any] | None: ...
+
+    async def get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for key in keys:
+            value = await self.get(namespace, key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    @abstractmethod
+    async def put(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> None:
+        """Store `value`, replacing what was there; it expires after `ttl` seconds."""
+
+    @abstractmethod
+    async def add(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> dict[str, Any] | None:
+        """Store `value` only if the key is free; returns the existing value when it is not."""
+
+    @abstractmethod
+    async def delete(self, namespace: str, key: str | None = None) -> int:
+        """Remove one record, or the whole namespace when `key` is None; how many went."""
+
+    @abstractmethod
+    async def items(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """Every live record of a namespace whose key starts with `prefix`, by key."""
+
+    @abstractmethod
+    async def hit(self, namespace: str, key: str, *, window: float, limit: int) -> Window:
+        """Count one event in the current `window`-second window unless `limit` is reached."""
+
+    async def close(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+def open_state(url: str | None = None) -> StateStore:
+    """The store `url` names; None reads IMAGEGATE_STATE_URL, else SQLite in the data dir.
+
+    Opening is cheap and lazy (no file is touched until the first operation).
+    """
+    url = (url or os.environ.get(STATE_URL_ENV) or "").strip()
+    if not url or url == "sqlite:":
+        from ..paths import data_dir
+        from .sqlite import SQLiteState
+
+        return SQLiteState(data_dir() / "state.db")
+    scheme = url.partition(":")[0].lower()
+    if scheme == "memory":
+        from .memory import MemoryState
+
+        return MemoryState()
+    if scheme == "sqlite":
+        from .sqlite import SQLiteState
+
+        # sqlite:///abs/path (as the issue names it) and SQLAlchemy's sqlite:////abs/path
+        path = url.removeprefix("sqlite:").removeprefix("//")
+        path = path[1:] if path.startswith("//") else path
+        return SQLiteState(os.path.expanduser(path))
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from .redis import RedisState  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise StateError(
+                f"{STATE_URL_ENV}={url.split('@')[-1]!r} needs the Redis backend: "
+                "pip install 'imagegate[redis]'"
+            ) from exc
+        return RedisState(url)
+    raise StateError(
+        f"unknown state store {url.split('://')[0]!r}: use memory:, sqlite:///path or redis://"
+    )
