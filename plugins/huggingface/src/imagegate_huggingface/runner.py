@@ -45,8 +45,8 @@ _busy: Counter[int] = Counter()
 """Jobs in flight per Client (by id): a Client dropped from the cache while busy is closed
 when its last job ends."""
 _dropped: dict[int, Client] = {}
-_farewells: list[threading.Thread] = []
-"""Cancels and closes under way, which `close_all` gives a moment to reach the Space."""
+_cancels: list[threading.Thread] = []
+"""Job cancels under way, which `close_all` gives a moment to reach the Space."""
 constructed = 0
 """How many Clients this process has built (the benchmark shows it stays at one per Space)."""
 
@@ -107,8 +107,9 @@ def forget(url: str, token: str | None) -> None:
 
 
 def close_all(timeout: float = CLOSE_SECONDS) -> None:
-    """Close every cached Client (a busy one when its last job ends) and wait at most
-    `timeout` seconds for the closes and any pending job cancels to reach the Spaces.
+    """Close every cached Client (a busy one when its last job ends), and wait at most
+    `timeout` seconds for pending job cancels to reach their Spaces (none pending: no wait;
+    a close itself is never waited for, it only stops a heartbeat).
 
     The plugin stays usable: the next call builds a fresh Client.
     """
@@ -121,7 +122,7 @@ def close_all(timeout: float = CLOSE_SECONDS) -> None:
         _in_background(client.close)
     deadline = time.monotonic() + timeout
     with _guard:
-        waiting = list(_farewells)
+        waiting = [t for t in _cancels if t.is_alive()]
     for thread in waiting:
         thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -166,17 +167,18 @@ def _use_daemon_threads(client: Client) -> None:
             setattr(client, name, DaemonExecutor(f"imagegate-hf-{name}"))
 
 
-def _in_background(work: Callable[[], object]) -> None:
-    """Run a blocking farewell (a close, a job cancel) in a daemon thread `close_all` can
-    wait for; at interpreter shutdown, where no thread may start, skip it."""
+def _in_background(work: Callable[[], object], *, awaited: bool = False) -> None:
+    """Run a blocking farewell (a close, a job cancel) in a daemon thread, one `close_all`
+    waits for when `awaited`; at interpreter shutdown, where no thread may start, skip it."""
     thread = threading.Thread(target=work, name="imagegate-hf-farewell", daemon=True)
     try:
         thread.start()
     except RuntimeError:  # "can't create new thread at interpreter shutdown"
         return
-    with _guard:
-        _farewells[:] = [t for t in _farewells if t.is_alive()]
-        _farewells.append(thread)
+    if awaited:
+        with _guard:
+            _cancels[:] = [t for t in _cancels if t.is_alive()]
+            _cancels.append(thread)
 
 
 def _job_started(client: Client) -> None:
@@ -215,7 +217,7 @@ async def run_job(client: Client, inputs: list[Any], api_name: str, context: Gen
                 last = _report(job.status(), context, last)
     except asyncio.CancelledError:
         waiter.cancel()
-        _in_background(job.cancel)
+        _in_background(job.cancel, awaited=True)
         raise
     return waiter.result()
 
