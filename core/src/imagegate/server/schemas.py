@@ -123,14 +123,19 @@ def accepted_fields() -> list[str]:
 # -- answers (documentation only) ------------------------------------------------------------
 
 
-class ImageData(BaseModel):
+class _Answer(BaseModel):
+    # every field published: an answer with one more than described fails the schema test
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageData(_Answer):
     url: str | None = Field(default=None, description="Absent with b64_json.")
     b64_json: str | None = Field(default=None, description="Absent with url.")
     seed: int | None = Field(description="The seed used; null for a model that takes none.")
     revised_prompt: str | None = None
 
 
-class ImagesResponse(BaseModel):
+class ImagesResponse(_Answer):
     created: int
     data: list[ImageData]
     model: str = Field(description="The full id of the model that drew the images.")
@@ -140,22 +145,20 @@ class ImagesResponse(BaseModel):
     )
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(_Answer):
     message: str
     type: str
     param: str | None
     code: str | None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(_Answer):
     """OpenAI's error envelope."""
-
-    model_config = ConfigDict(title="Error")
 
     error: ErrorDetail
 
 
-class ModelEntry(BaseModel):
+class ModelEntry(_Answer):
     id: str
     object: Literal["model"]
     created: int
@@ -168,17 +171,27 @@ class ModelEntry(BaseModel):
     capabilities: Capabilities
 
 
-class ModelList(BaseModel):
+class ModelList(_Answer):
     object: Literal["list"]
     data: list[ModelEntry]
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
+class StateHealth(_Answer):
+    backend: str = Field(description="Where key health lives: `sqlite`, `memory`, `redis`.")
+    degraded: str | None = Field(
+        description="Why the store is not the one configured (it fell back), or null."
+    )
+
+
+class Health(_Answer):
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded`: the state store is not the one configured."
+    )
     version: str
     providers: list[str]
     models: int
     protected: bool
+    state: StateHealth
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
