@@ -29,7 +29,8 @@ def cli_aliases(invoke) -> dict[str, set[str]]:
     outcome = invoke("models")
     assert outcome.code == 0, outcome.stderr
     rows = {}
-    for line in outcome.stdout.splitlines()[1:]:
+    models_table = outcome.stdout.split("\n\n")[0]  # the families' table follows
+    for line in models_table.splitlines()[1:]:
         cells = re.split(r"\s{2,}", line.strip())
         rows[cells[1]] = set() if cells[2] == "-" else set(cells[2].split(", "))
     return rows
@@ -49,7 +50,7 @@ async def api_aliases() -> dict[str, set[str]]:
     transport = httpx.ASGITransport(app=create_app(gate))
     async with httpx.AsyncClient(transport=transport, base_url="http://imagegate.test") as c:
         listed = (await c.get("/v1/models")).json()["data"]
-    return {entry["id"]: set(entry["aliases"]) for entry in listed}
+    return {e["id"]: set(e["aliases"]) for e in listed if not e.get("family")}
 
 
 @pytest.mark.anyio

@@ -35,7 +35,9 @@ DEFAULT = Provider(
 class DefaultModel(FakePlugin):
     @imagegate.hookimpl
     def list_models(self):
-        return [Model(id="z-image-turbo", display_name="Z", provider=DEFAULT)]
+        return [
+            Model(id="z-image-turbo", display_name="Z", provider=DEFAULT, family="z-image-turbo")
+        ]
 
 
 def serving_gate() -> imagegate.Gate:
@@ -83,6 +85,21 @@ def test_every_answer_is_one_the_description_promises(case, api_url):
 
 
 # -- the description itself ----------------------------------------------------------------
+
+
+def test_a_failover_answer_and_a_family_entry_are_described_too(api_url):
+    """The fields only failover adds (`chain`, a family's `members`) are in the schema."""
+    answer = httpx.post(
+        f"{api_url}/v1/images/generations",
+        json={"model": "any/z-image-turbo", "prompt": "a cat", "size": "256x256"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["chain"]
+    schema["/v1/images/generations"]["POST"].validate_response(answer)
+    family = httpx.get(f"{api_url}/v1/models/any/z-image-turbo")
+    assert family.json()["members"]
+    schema["/v1/models/{model_id}"]["GET"].validate_response(family)
 
 
 def test_no_route_promises_a_422(document):

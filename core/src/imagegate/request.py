@@ -39,7 +39,7 @@ MAX_PROMPT_LENGTH = 4000
 MAX_SEED = 2**31 - 1
 MAX_N = 10
 
-CALL_KEYWORDS = ("token", "progress", "timeout")
+CALL_KEYWORDS = ("token", "progress", "timeout", "fallbacks")
 """What `generate`/`agenerate` take besides the request's own fields."""
 
 # Pixel sizes used when a caller asks for an aspect ratio (about one megapixel each).

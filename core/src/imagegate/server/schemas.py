@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from imagegate.models import AuthMode, Capabilities
 from imagegate.request import ASPECT_RATIOS, MAX_N, MAX_PROMPT_LENGTH, MAX_SEED
+from imagegate.results import ChainStep
 
 __all__ = [
     "IGNORED_OPENAI_FIELDS",
@@ -143,6 +144,11 @@ class ImagesResponse(_Answer):
     warnings: list[str] | None = Field(
         default=None, description="Every value dropped or changed; absent when none."
     )
+    chain: list[ChainStep] | None = Field(
+        default=None,
+        description="With failover (`any/<family>`, fallbacks): what became of each model "
+        "tried; absent otherwise.",
+    )
 
 
 class ErrorDetail(_Answer):
@@ -158,17 +164,27 @@ class ErrorResponse(_Answer):
     error: ErrorDetail
 
 
+class FamilyMember(_Answer):
+    id: str
+    provider: str
+    auth: AuthMode
+
+
 class ModelEntry(_Answer):
     id: str
     object: Literal["model"]
     created: int
     owned_by: str
     display_name: str
-    provider: str
+    provider: str = Field(description="The provider's name; `any` for a family.")
     aliases: list[str] = Field(description="Other names that work in a request.")
     auth: AuthMode
-    image_format: str
-    capabilities: Capabilities
+    image_format: str | None = Field(description="null for a family whose members differ.")
+    capabilities: Capabilities = Field(description="For a family: what every member takes.")
+    family: str | None = Field(default=None, description="Set on a family (`any/<family>`).")
+    members: list[FamilyMember] | None = Field(
+        default=None, description="A family's models, in no particular order."
+    )
 
 
 class ModelList(_Answer):
