@@ -7,14 +7,17 @@ meaning this checkout's environment, a hidden prompt answered with an emulator t
 `$GITEE_KEY` set to one. A server (`imagegate serve`, `python -m tests.emulators`) is
 started, checked and stopped; its port is a free one instead of 8000.
 
-A command that cannot run here is listed in NOT_RUN with the reason; a new one that fails
-says how to add it. A mark whose command has gone from the docs fails too.
+A synopsis (`imagegate keys status [PROVIDER] [--json]`: an argument in brackets or in
+capitals) is not run: its command's `--help` must work and name every option it shows.
+Any other command that cannot run here is listed in NOT_RUN with the reason; a new one that
+fails says how to add it. A mark whose command has gone from the docs fails too.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -33,7 +36,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"bash", "sh", "shell", "console"}
 
 NETWORK = "installs from PyPI: needs the network"
-SYNOPSIS = "a synopsis with placeholders, not a command to run"
 ITSELF = "the test suite itself: this test runs inside it"
 
 NOT_RUN: dict[tuple[str, str], str] = {
@@ -42,26 +44,14 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "pip install imagegate imagegate-gitee"): NETWORK,
     ("README.md", 'pip install "imagegate[server]"'): NETWORK,
     ("docs/server.md", "pip install 'imagegate[server]' imagegate-gitee"): NETWORK,
-    ("docs/cli.md", "imagegate generate [OPTIONS] PROMPT"): SYNOPSIS,
-    ("docs/cli.md", "imagegate models [--provider ID] [--json]"): SYNOPSIS,
-    ("docs/cli.md", "imagegate models show ID [--json]"): SYNOPSIS,
-    ("docs/cli.md", "imagegate providers [--json]"): SYNOPSIS,
-    ("docs/cli.md", "imagegate keys set PROVIDER"): SYNOPSIS,
-    ("docs/cli.md", "imagegate keys remove PROVIDER"): SYNOPSIS,
-    ("docs/cli.md", "imagegate keys status [PROVIDER] [--json]"): SYNOPSIS,
-    ("docs/cli.md", "imagegate keys reset [PROVIDER]"): SYNOPSIS,
-    (
-        "docs/cli.md",
-        "imagegate serve [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--workers 1]",
-    ): SYNOPSIS,
 }
 """(page, command as written, comment removed) -> why it is not run here. Real providers
 (`needs a real Gitee AI token`) belong here too, with that reason."""
 
 HOW_TO_MARK = (
     "If it cannot run against the emulators, add ({page!r}, {command!r}) to NOT_RUN in "
-    "tests/test_doc_commands.py with the reason (NETWORK, SYNOPSIS, or e.g. 'needs a real "
-    "Gitee AI token')."
+    "tests/test_doc_commands.py with the reason (NETWORK, or e.g. 'needs a real Gitee AI "
+    "token'); a synopsis is recognised by its [OPTIONAL] or CAPITALISED arguments."
 )
 
 _EXPORT = re.compile(r"^export ([A-Z_][A-Z0-9_]*)=(.*)$")
@@ -176,6 +166,8 @@ class Session:
         text = command.text
         for old, new in self.replaced.items():
             text = text.replace(old, new)
+        if (words := synopsis(text)) is not None:
+            return self.check_synopsis(command, words)
         if is_emulators(text):
             return self.start_emulators(text)
         if export := _EXPORT.match(text):
@@ -197,6 +189,27 @@ class Session:
         if done.returncode != 0:
             self.fail(command, f"exit {done.returncode}", done.stdout + done.stderr)
         return None
+
+    def check_synopsis(self, command: Command, words: list[str]) -> None:
+        """The command exists (`--help` works) and takes every option the synopsis shows."""
+        head = []
+        for word in words:
+            if word.startswith(("-", "[")) or _PLACEHOLDER.match(word):
+                break
+            head.append(word)
+        done = subprocess.run(
+            ["bash", "-c", f"{UV_RUN}\n{shlex.join(head)} --help"],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            self.fail(command, f"`{' '.join(head)} --help` exit {done.returncode}", done.stderr)
+        for option in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command.text):
+            if option not in done.stdout:
+                self.fail(command, f"`{' '.join(head)}` has no {option}", done.stdout)
 
     def start_emulators(self, text: str) -> None:
         log = self.work / "emulators.log"
@@ -256,6 +269,20 @@ class Session:
 
 UV_RUN = 'uv() { if [ "$1" = run ]; then shift; "$@"; else command uv "$@"; fi; }'
 """`uv run X` means X from this checkout's environment (already synced: no re-sync)."""
+
+
+_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]+(?:\.\.\.)?$")
+
+
+def synopsis(text: str) -> list[str] | None:
+    """The words of a synopsis line (`imagegate models show ID [--json]`), else None."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return None
+    if any(w.startswith("[") or _PLACEHOLDER.match(w) for w in words[1:]):
+        return words
+    return None
 
 
 def is_emulators(text: str) -> bool:
