@@ -37,6 +37,10 @@ SHELL = {"bash", "sh", "shell", "console"}
 
 NETWORK = "installs from PyPI: needs the network"
 ITSELF = "the test suite itself: this test runs inside it"
+AUTHORING = (
+    "the plugin walk-through: tests/authoring/test_fresh_environment.py runs it in a fresh "
+    "venv, with the files the page writes and an offline pip"
+)
 
 NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "uv run pytest"): ITSELF,
@@ -44,6 +48,17 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "pip install imagegate imagegate-gitee"): NETWORK,
     ("README.md", 'pip install "imagegate[server]"'): NETWORK,
     ("docs/server.md", "pip install 'imagegate[server]' imagegate-gitee"): NETWORK,
+    ("docs/plugins.md", "pip install -e ./imagegate-pollen"): AUTHORING,
+    ("docs/plugins.md", "imagegate plugins"): AUTHORING,
+    ("docs/plugins.md", "imagegate models --provider pollen"): AUTHORING,
+    (
+        "docs/plugins.md",
+        'IMAGEGATE_POLLEN_BASE_URL=http://127.0.0.1:8765 imagegate generate "a lighthouse" '
+        "-m pollen/turbo",
+    ): AUTHORING,
+    ("docs/plugins.md", "imagegate plugins new acme"): AUTHORING,
+    ("docs/plugins.md", "pip install -e './imagegate-acme[test]'"): AUTHORING,
+    ("docs/plugins.md", "cd imagegate-acme && pytest"): AUTHORING,
 }
 """(page, command as written, comment removed) -> why it is not run here. Real providers
 (`needs a real Gitee AI token`) belong here too, with that reason."""
