@@ -78,3 +78,21 @@ def test_close_cancels_a_call_still_running_instead_of_waiting_for_it():
     worker.join(timeout=10)
     assert len(raised) == 1 and isinstance(raised[0], errors.Cancelled)
     assert "closed" in raised[0].message
+
+
+def test_the_plugin_check_knows_the_close_hook():
+    from imagegate.testing.declarations import check_hooks
+
+    class Good(FakePlugin):
+        @imagegate.hookimpl
+        def close(self):
+            pass
+
+    class Async(FakePlugin):
+        @imagegate.hookimpl
+        async def close(self):
+            pass
+
+    assert check_hooks(Good()) == []
+    (problem,) = check_hooks(Async())
+    assert "close is `async def`" in problem
