@@ -19,7 +19,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from .errors import InvalidRequest
@@ -32,6 +31,7 @@ __all__ = [
     "ImageRequest",
     "Problem",
     "build_request",
+    "check_one_size",
     "parse_size",
 ]
 
@@ -121,32 +121,6 @@ class ImageRequest(BaseModel):
         _, _, canonical = _parse_ratio(ratio)
         return canonical
 
-    @model_validator(mode="after")
-    def _one_way_to_give_the_size(self) -> ImageRequest:
-        """`size`, `width`/`height` and `aspect_ratio` say the same thing: values that
-        disagree are an error, never one of them silently winning."""
-        given = self.size or self.aspect_ratio
-        if not given:
-            return self
-        width, height, ratio = parse_size(given)
-        clash = [
-            f"{name}={value!r}"
-            for name, value, implied in (
-                ("width", self.width, width),
-                ("height", self.height, height),
-                ("aspect_ratio", self.aspect_ratio if self.size else None, ratio),
-            )
-            if value is not None and value != implied
-        ]
-        if clash:
-            name = "size" if self.size else "aspect_ratio"
-            raise InvalidRequest(
-                f"{name} {given!r} and {' and '.join(clash)} disagree; give the size one "
-                "way: size, width and height, or aspect_ratio",
-                param=name,
-            )
-        return self
-
 
 def parse_size(size: str) -> tuple[int, int, str | None]:
     """`(width, height, ratio)` for `1024x768` or `16:9`; ratio is None for pixel sizes."""
@@ -170,15 +144,53 @@ def _parse_ratio(text: str) -> tuple[int, int, str]:
     return width, height, canonical
 
 
+def check_one_size(request: ImageRequest) -> ImageRequest:
+    """`size`, `width`/`height` and `aspect_ratio` say the same thing: values a caller gave
+    that disagree are an error, never one of them silently winning. (Checked on what the
+    caller gave only: a resolved request carries the size and the pixels it became.)"""
+    given = request.size or request.aspect_ratio
+    if not given:
+        return request
+    width, height, ratio = parse_size(given)
+    clash = [
+        f"{name}={value!r}"
+        for name, value, implied in (
+            ("width", request.width, width),
+            ("height", request.height, height),
+            ("aspect_ratio", request.aspect_ratio if request.size else None, ratio),
+        )
+        if value is not None and value != implied
+    ]
+    if clash:
+        name = "size" if request.size else "aspect_ratio"
+        raise InvalidRequest(
+            f"{name} {given!r} and {' and '.join(clash)} disagree; give the size one way: "
+            "size, width and height, or aspect_ratio",
+            param=name,
+        )
+    return request
+
+
 def build_request(prompt: str | ImageRequest, **params: Any) -> ImageRequest:
     """An `ImageRequest` from keyword arguments, or `InvalidRequest` naming the bad field."""
     params = {key: value for key, value in params.items() if value is not None}
     try:
         if isinstance(prompt, ImageRequest):
-            return ImageRequest.model_validate({**prompt.model_dump(exclude_none=True), **params})
-        return ImageRequest.model_validate({"prompt": prompt, **params})
+            # a request given back (`result.request`) is resolved already: its pixels are
+            # what its size became, so only the caller's new values are checked
+            if not params:
+                return prompt
+            request = ImageRequest.model_validate(
+                {**prompt.model_dump(exclude_none=True), **params}
+            )
+            return check_one_size(request) if _size_fields(params) else request
+        return check_one_size(ImageRequest.model_validate({"prompt": prompt, **params}))
     except ValidationError as exc:
         raise invalid_request_from(exc) from None
+
+
+def _size_fields(params: dict[str, Any]) -> bool:
+    return any(name in params for name in ("size", "width", "height", "aspect_ratio"))
 
 
 def invalid_request_from(exc: ValidationError) -> InvalidRequest:
