@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from imagegate import Gate, ImageResult, __version__
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
-from imagegate.errors import AuthRequired, InvalidModel
+from imagegate.errors import InvalidModel
 from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
 
@@ -31,10 +32,11 @@ from .auth import caller_tokens
 from .errors import install_handlers, invalid_body
 from .files import file_url, image_file
 from .history_view import history_entry, history_list
-from .limits import ClientGone, read_body, unless_disconnected
+from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .models_view import family_entry, model_entry
-from .schemas import GenerationBody
+from .openapi import error_responses, install_openapi
+from .schemas import GenerationBody, Health, ImagesResponse, ModelEntry, ModelList
 from .storage import storage_health
 
 __all__ = ["create_app"]
@@ -110,7 +112,9 @@ def create_app(
             if own_gate:
                 await gate.aclose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed
+    # fastapi-offline package, not from a CDN, so they work on a machine with no network.
+    app = FastAPIOffline(
         title="imagegate",
         version=__version__,
         summary="OpenAI-compatible image generation over many providers",
@@ -119,7 +123,9 @@ def create_app(
     app.state.gate = gate
     app.state.media = store
     app.state.history = history
+    app.state.protected = api_key is not None
     install_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 
@@ -127,7 +133,7 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
@@ -149,6 +155,7 @@ def create_app(
     async def generations(request: Request) -> Response:
         """Generate `n` images; OpenAI's body plus the spec's extensions at the top level."""
         tokens = caller_tokens(request, api_key)
+        require_json(request)
         raw = await read_body(request, max_body)
         try:
             body = GenerationBody.model_validate_json(raw)
@@ -172,8 +179,6 @@ def create_app(
             )
         except ClientGone:
             return Response(status_code=499)
-        except AuthRequired as exc:
-            raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
         return json_response(await _render(result, warnings, base_of(request)))
 
@@ -181,19 +186,41 @@ def create_app(
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
     # FastAPI route below it exists only to document the body in /docs and /openapi.json.
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
+
+    async def generations_doc(
+        x_imagegate_token: str | None = Header(
+            default=None,
+            description="Protected server: your own provider token(s), `gitee:<token>`, "
+            "used instead of the server's.",
+        ),
+    ) -> Response:  # pragma: no cover - never routed: the Starlette route above answers
+        raise NotImplementedError
+
     app.post(
         "/v1/images/generations",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": GenerationBody.model_json_schema()}},
-            }
-        },
+        response_model=ImagesResponse,
+        responses=error_responses(400, 401, 403, 404, 413, 415, 429, 500, 502, 504),
         summary="Generate images",
-        description="OpenAI's body plus the spec's extensions at the top level.",
-    )(generations)
+        description="OpenAI's body plus the spec's extensions at the top level. "
+        "The body's limits hold for every model; steps, guidance and each side of the "
+        "size are checked against the model's own ranges (GET /v1/models).",
+        operation_id="generate_images",
+    )(generations_doc)
 
-    @app.get("/v1/images/files/{name}")
+    @app.get(
+        "/v1/images/files/{name}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The image",
+                "content": {
+                    mime: {"schema": {"type": "string", "format": "binary"}}
+                    for mime in ("image/png", "image/webp", "image/jpeg", "image/gif")
+                },
+            },
+            **error_responses(404),
+        },
+    )
     async def get_image_file(request: Request, name: str) -> Response:
         """An image this server stored (`<sha256>.<ext>`; ETag, Range, kept for retention)."""
         return await image_file(request, store)
@@ -202,19 +229,19 @@ def create_app(
         "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
     )
 
-    @app.get("/v1/images/history")
+    @app.get("/v1/images/history", responses=error_responses(401, 403))
     async def get_history(request: Request) -> Response:
         """What this server generated, newest first (protected servers, API key holders)."""
         found = await history_list(request, gate, api_key, base_of(request))
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/images/history/{record_id}")
+    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404))
     async def get_history_entry(request: Request, record_id: str) -> Response:
         """One record of this server's history."""
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
         caller_tokens(request, api_key)
@@ -229,7 +256,9 @@ def create_app(
             models_cache[id(catalog)] = cached
         return Response(cached[1], media_type="application/json")
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get(
+        "/v1/models/{model_id:path}", response_model=ModelEntry, responses=error_responses(401, 404)
+    )
     async def get_model(request: Request, model_id: str) -> Response:
         """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""
         caller_tokens(request, api_key)
@@ -241,26 +270,6 @@ def create_app(
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
-
-
-def _how_to_send_a_token(exc: AuthRequired, gate: Gate, *, protected: bool) -> AuthRequired:
-    """The core says how to give a token to the library or the CLI; a server's caller needs
-    to hear how to send one over HTTP."""
-    provider = gate.catalog.providers.get(exc.provider or "")
-    if provider is None:
-        return exc
-    example = f"{provider.auth_prefix}:<token>"
-    if protected:
-        how = (
-            f"this server holds no token for {provider.display_name}: send your own as "
-            f"`X-Imagegate-Token: {example}`, or store one on the server "
-            f"({provider.token_env[0]} or `imagegate keys set {provider.id}`)"
-        )
-    else:
-        how = f"{provider.display_name} needs a token: send `Authorization: Bearer {example}`"
-    if provider.key_url:
-        how += f" (get one at {provider.key_url})"
-    return AuthRequired(how, provider=provider.id)
 
 
 async def _render(result: ImageResult, warnings: list[str], base: str) -> dict[str, Any]:

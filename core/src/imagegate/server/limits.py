@@ -1,4 +1,4 @@
-"""Limits on one request: the body size, and giving up when the caller has gone.
+"""Limits on one request: JSON only, the body size, and giving up when the caller has gone.
 
 The overall deadline is the core's (`timeout=` to `agenerate`); here the body is read with
 a cap before anything is parsed, and the generation runs as a task that is cancelled the
@@ -13,9 +13,9 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from imagegate.errors import InvalidRequest
+from .errors import BodyTooLarge, UnsupportedMediaType
 
-__all__ = ["ClientGone", "read_body", "unless_disconnected"]
+__all__ = ["ClientGone", "read_body", "require_json", "unless_disconnected"]
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ class ClientGone(Exception):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or a 400 once it grows past `limit` bytes (checked as it streams)."""
+    """The whole body, or a 413 once it grows past `limit` bytes (checked as it streams)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -43,8 +43,23 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> InvalidRequest:
-    return InvalidRequest(f"the request body is larger than {limit // 1024} KB", param=None)
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than {limit // 1024} KB", param=None)
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON (`application/json` or a `+json` type)."""
+    declared = request.headers.get("content-type", "")
+    media = declared.partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise UnsupportedMediaType(
+        f"the body must be JSON sent with `Content-Type: application/json` "
+        f"(got {declared.strip()[:100] or 'no Content-Type'})",
+        param=None,
+    )
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
