@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import bounds
 from .catalog import Catalog
 from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
@@ -87,7 +88,10 @@ class Gate:
     the keys file (a server does this unless it is protected). `state` is where key health
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
-    data dir. `clock` (unix seconds) exists for tests of waits.
+    data dir. `timeout` is the overall deadline of one call in seconds (positive and
+    finite: ValueError otherwise). `max_image_bytes` caps every image, downloaded or handed
+    back by a plugin (default `IMAGEGATE_MAX_IMAGE_BYTES`, else 50 MB). `clock` (unix
+    seconds) exists for tests of waits.
     """
 
     def __init__(
@@ -103,8 +107,10 @@ class Gate:
         use_stored_tokens: bool = True,
         state: StateStore | str | None = None,
         clock: Callable[[], float] | None = None,
+        max_image_bytes: int | None = None,
     ) -> None:
-        self.timeout = timeout
+        self.timeout = bounds.check_timeout(timeout)
+        self.max_image_bytes = bounds.max_image_bytes(max_image_bytes)
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.use_stored_tokens = use_stored_tokens
@@ -120,7 +126,7 @@ class Gate:
         self._state: StateStore | None = state if isinstance(state, StateStore) else None
         self._own_state = not isinstance(state, StateStore)
         self.health = KeyHealth(lambda: self.state, clock or time.time)
-        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
+        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop), self.max_image_bytes)
         self._portal: Any = None
         self._portal_cm: Any = None
         self._lock = threading.Lock()
@@ -264,7 +270,8 @@ class Gate:
         timeout: float | None = None,
         **params: Any,
     ) -> ImageResult:
-        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...)."""
+        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
+        `timeout` (positive, finite seconds) replaces the gate's for this call."""
         from .pipeline import generate
 
         return await generate(

@@ -1,10 +1,15 @@
-"""`imagegate serve`: start the OpenAI-compatible server (the optional `server` extra)."""
+"""`imagegate serve`: start the OpenAI-compatible server (the optional `server` extra).
+
+A refusal to start (the port is taken, stored tokens on a public address) is one line and
+exit 2, like any other usage error.
+"""
 
 from __future__ import annotations
 
 import click
 
 from . import console, exit_codes
+from .types import BYTE_SIZE, SECONDS
 
 _SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
 INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[server]'"
@@ -12,18 +17,58 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--api-key",
     envvar="IMAGEGATE_API_KEY",
     metavar="KEY",
     help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
 )
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=SECONDS,
+    envvar="IMAGEGATE_SERVE_TIMEOUT",
+    help="Deadline of one generation request, in seconds (env IMAGEGATE_SERVE_TIMEOUT).",
+)
+@click.option(
+    "--max-body",
+    default="64KB",
+    show_default=True,
+    type=BYTE_SIZE,
+    envvar="IMAGEGATE_SERVE_MAX_BODY",
+    help="Largest request body accepted (env IMAGEGATE_SERVE_MAX_BODY).",
+)
+@click.option(
+    "--max-image-bytes",
+    type=BYTE_SIZE,
+    envvar="IMAGEGATE_MAX_IMAGE_BYTES",
+    help="Largest image downloaded or accepted from a provider (default 50MB; "
+    "env IMAGEGATE_MAX_IMAGE_BYTES).",
+)
+def serve(
+    host: str,
+    port: int,
+    api_key: str | None,
+    workers: int,
+    timeout: float,
+    max_body: int,
+    max_image_bytes: int | None,
+) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
     try:
+        from imagegate.server import CannotListen, UnsafeBinding
         from imagegate.server import serve as run_server
     except ImportError as exc:
         names = _missing_modules(exc)
@@ -34,7 +79,19 @@ def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
-    run_server(host=host, port=port, api_key=api_key, workers=workers)
+    try:
+        run_server(
+            host=host,
+            port=port,
+            api_key=api_key,
+            workers=workers,
+            timeout=timeout,
+            max_body=max_body,
+            max_image_bytes=max_image_bytes,
+        )
+    except (CannotListen, UnsafeBinding) as exc:
+        console.error(exc.message)
+        raise click.exceptions.Exit(exit_codes.USAGE) from None
 
 
 def _missing_modules(exc: BaseException) -> set[str]:

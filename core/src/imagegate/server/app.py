@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
+from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.errors import AuthRequired, InvalidModel
 
@@ -57,6 +58,8 @@ def create_app(
     deadline of one generation in seconds; `public_url` is the base of `url` answers for
     images held by this server (default: the address the request came to).
     """
+    timeout = check_timeout(timeout)
+    max_body = check_byte_size(max_body, "max_body")
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None

@@ -1,23 +1,66 @@
-"""Limits on one request: the body size, and giving up when the caller has gone.
+"""Limits on one request: its headers, its body, and giving up when the caller has gone.
 
-The overall deadline is the core's (`timeout=` to `agenerate`); here the body is read with
-a cap before anything is parsed, and the generation runs as a task that is cancelled the
-moment the client disconnects, so an abandoned request stops costing provider quota.
+The overall deadline is the core's (`timeout=` to `agenerate`); here the headers are
+capped (in the HTTP parser under `imagegate serve`, `http_protocol`, and again for any
+ASGI server, `headers_too_large`), the body is read with a cap before anything is parsed,
+and the generation runs as a task that is cancelled the moment the client disconnects, so
+an abandoned request stops costing provider quota.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from imagegate.errors import InvalidRequest
 
-__all__ = ["ClientGone", "read_body", "unless_disconnected"]
+__all__ = [
+    "HEADERS_TOO_LARGE",
+    "MAX_HEADER_BYTES",
+    "ClientGone",
+    "headers_too_large",
+    "http_protocol",
+    "read_body",
+    "unless_disconnected",
+]
 
 T = TypeVar("T")
+
+MAX_HEADER_BYTES = 32 * 1024
+"""The request line and all headers together; browsers' cookies for localhost fit."""
+
+HEADERS_TOO_LARGE = json.dumps(
+    {
+        "error": {
+            "message": f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KB",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "HEADERS_TOO_LARGE",
+        }
+    }
+).encode()
+
+
+def headers_too_large(scope: dict[str, Any]) -> bool:
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + 4
+    return size > MAX_HEADER_BYTES
+
+
+def http_protocol() -> tuple[str, dict[str, Any]]:
+    """uvicorn's `http` setting and options that stop reading headers past the cap:
+    httptools (uvicorn's fast parser) has no limit of its own, so our subclass of its
+    protocol counts (`imagegate.server.protocol`); h11 has a buffer limit to set."""
+    import importlib.util
+
+    if importlib.util.find_spec("httptools") is None:
+        return "h11", {"h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+    return "imagegate.server.protocol:BoundedHttpTools", {}
 
 
 class ClientGone(Exception):

@@ -2,15 +2,21 @@
 without blocking, their queue and step progress reported, and cancelled with the caller.
 
 A `Client` costs two round trips (config, api info), so it is built once, in a thread, and
-reused. `download_files=False` makes a job return the Space's file URL: nothing is written
-to disk, and the core fetches the bytes only when someone needs them.
+reused; at most `MAX_CLIENTS` are kept (least recently used first out, closed in a thread),
+since each holds threads of its own and a server meets a new token with every caller. The
+cache is keyed by a digest of the token, never the token itself. No token means anonymous:
+gradio_client is told `token=False`, or it would send the machine's HF_TOKEN or hub login.
+`download_files=False` makes a job return the Space's file URL: nothing is written to disk,
+and the core fetches the bytes only when someone needs them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,16 +24,25 @@ if TYPE_CHECKING:
 
     from imagegate import GenerateContext
 
-__all__ = ["forget", "get_client", "run_job"]
+__all__ = ["MAX_CLIENTS", "forget", "get_client", "run_job"]
 
 POLL_SECONDS = 0.05
 """How often job status is read while someone listens for progress."""
 
-_clients: dict[tuple[str, str | None], Client] = {}
-_locks: dict[tuple[str, str | None], threading.Lock] = {}
+MAX_CLIENTS = 32
+"""Clients kept at once (each runs a heartbeat thread and worker threads)."""
+
+Key = tuple[str, str]
+_clients: OrderedDict[Key, Client] = OrderedDict()
+_locks: dict[Key, threading.Lock] = {}
 _guard = threading.Lock()
 constructed = 0
 """How many Clients this process has built (the benchmark shows it stays at one per Space)."""
+
+
+def _key(url: str, token: str | None) -> Key:
+    digest = hashlib.sha256(token.encode()).hexdigest() if token else "anonymous"
+    return url, digest
 
 
 def _import_gradio_client() -> Any:
@@ -39,34 +54,69 @@ def _import_gradio_client() -> Any:
     return gradio_client
 
 
+def _cached(key: Key) -> Client | None:
+    with _guard:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+        return client
+
+
 def _build(url: str, token: str | None) -> Client:
     import httpx
 
     global constructed
     gradio_client = _import_gradio_client()
-    key = (url, token)
+    key = _key(url, token)
     with _guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:  # one construction per key even when many calls start together
-        client = _clients.get(key)
-        if client is None:
-            client = gradio_client.Client(
-                url,
-                token=token,
-                verbose=False,
-                download_files=False,
-                analytics_enabled=False,
-                # read: the queue stream gets a heartbeat every 15 s, so 60 s means it is dead
-                httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
-            )
-            _clients[key] = client
-            constructed += 1
-        return client
+        try:
+            client = _cached(key)
+            if client is None:
+                client = gradio_client.Client(
+                    url,
+                    token=token or False,  # None would mean "the machine's own token"
+                    verbose=False,
+                    download_files=False,
+                    analytics_enabled=False,
+                    # read: the queue stream gets a heartbeat every 15 s, so 60 s means dead
+                    httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
+                )
+                constructed += 1
+                _keep(key, client)
+            return client
+        finally:
+            with _guard:
+                _locks.pop(key, None)
+
+
+def _keep(key: Key, client: Client) -> None:
+    with _guard:
+        _clients[key] = client
+        evicted = []
+        while len(_clients) > MAX_CLIENTS:
+            evicted.append(_clients.popitem(last=False)[1])
+    for old in evicted:
+        _close_later(old)
+
+
+def _close_later(client: Client) -> None:
+    """Stop a Client's threads once its running jobs are done (in a thread: it waits)."""
+
+    def close() -> None:
+        for pool in ("executor", "helper_executor", "stream_executor"):
+            executor = getattr(client, pool, None)
+            if executor is not None:
+                executor.shutdown(wait=True)
+        client.close()
+
+    threading.Thread(target=close, daemon=True).start()
 
 
 async def get_client(url: str, token: str | None) -> Client:
     """The Client of this Space and token, built (in a thread) on first use."""
-    client = _clients.get((url, token))
+    client = _cached(_key(url, token))
     if client is not None:
         return client
     return await asyncio.to_thread(_build, url, token)
@@ -74,9 +124,10 @@ async def get_client(url: str, token: str | None) -> Client:
 
 def forget(url: str, token: str | None) -> None:
     """Drop a Space's Client (it is gone or restarted); the next call builds a fresh one."""
-    client = _clients.pop((url, token), None)
+    with _guard:
+        client = _clients.pop(_key(url, token), None)
     if client is not None:
-        threading.Thread(target=client.close, daemon=True).start()
+        _close_later(client)
 
 
 async def run_job(client: Client, inputs: list[Any], api_name: str, context: GenerateContext):
