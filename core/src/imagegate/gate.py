@@ -9,15 +9,18 @@ fetching). The CLI and the server are thin layers over it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import bounds
-from .catalog import Catalog
+from .catalog import Catalog, Family
+from .chain import FALLBACKS_ENV, PREFER_ENV, parse_fallbacks, parse_prefer
 from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
@@ -92,6 +95,12 @@ class Gate:
     finite: ValueError otherwise). `max_image_bytes` caps every image, downloaded or handed
     back by a plugin (default `IMAGEGATE_MAX_IMAGE_BYTES`, else 50 MB). `clock` (unix
     seconds) exists for tests of waits.
+
+    `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
+    ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
+    `fallbacks` maps a model id to the models to try when it cannot serve
+    (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`; default `IMAGEGATE_FALLBACKS`). See
+    `imagegate.failover`.
     """
 
     def __init__(
@@ -107,10 +116,15 @@ class Gate:
         use_stored_tokens: bool = True,
         state: StateStore | str | None = None,
         clock: Callable[[], float] | None = None,
+        prefer: str | Sequence[str] | None = None,
+        fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
         max_image_bytes: int | None = None,
     ) -> None:
         self.timeout = bounds.check_timeout(timeout)
         self.max_image_bytes = bounds.max_image_bytes(max_image_bytes)
+        self.prefer = parse_prefer(os.environ.get(PREFER_ENV) if prefer is None else prefer)
+        self._fallbacks_arg = os.environ.get(FALLBACKS_ENV) if fallbacks is None else fallbacks
+        self._fallbacks: dict[str, tuple[str, ...]] | None = None
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.use_stored_tokens = use_stored_tokens
@@ -129,6 +143,7 @@ class Gate:
         self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop), self.max_image_bytes)
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._portal_finalizer: Any = None
         self._lock = threading.Lock()
 
     # -- models and providers -------------------------------------------------------------
@@ -163,6 +178,22 @@ class Gate:
     def get_model(self, model_id: str | None = None) -> Model:
         """The model a user-typed id names (aliases, any case); `InvalidModel` if none."""
         return self.catalog.resolve(model_id).model
+
+    def list_families(self) -> list[Family]:
+        """Every family (`any/<family>`): the same open model at several providers."""
+        return list(self.catalog.families.values())
+
+    def get_family(self, model_id: str) -> Family | None:
+        """The family `any/<family>` names; None for another id; `InvalidModel` (listing
+        the families) for an unknown one."""
+        return self.catalog.family(model_id)
+
+    @property
+    def fallbacks(self) -> dict[str, tuple[str, ...]]:
+        """Model id -> the models to try after it (read once from the settings)."""
+        if self._fallbacks is None:
+            self._fallbacks = parse_fallbacks(self._fallbacks_arg)
+        return self._fallbacks
 
     def providers(self) -> list[ProviderStatus]:
         catalog = self.catalog
@@ -268,11 +299,16 @@ class Gate:
         token: str | Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
-        `timeout` (positive, finite seconds) replaces the gate's for this call."""
-        from .pipeline import generate
+        `timeout` (positive, finite seconds) replaces the gate's for this call.
+
+        `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
+        `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        """
+        from .failover import generate
 
         return await generate(
             self,
@@ -281,6 +317,7 @@ class Gate:
             token=token,
             progress=progress,
             timeout=timeout,
+            fallbacks=fallbacks,
             params=params,
         )
 
@@ -316,6 +353,9 @@ class Gate:
 
                 self._portal_cm = start_blocking_portal()
                 self._portal = self._portal_cm.__enter__()
+                # A gate nobody closed must not hang interpreter exit: stop its portal at
+                # exit (atexit time, threads still alive), not when finalization collects it.
+                self._portal_finalizer = weakref.finalize(self, _stop_portal, self._portal_cm)
         return self._portal.call(lambda: func(*args, **kwargs))
 
     async def aclose(self) -> None:
@@ -329,9 +369,11 @@ class Gate:
 
     def close(self) -> None:
         if self._portal is not None:
-            self._portal.call(self.aclose)
-            self._portal_cm.__exit__(None, None, None)
-            self._portal = self._portal_cm = None
+            try:
+                self._portal.call(self.aclose)
+            finally:
+                self._portal_finalizer()  # stops the portal, once
+                self._portal = self._portal_cm = None
 
     async def __aenter__(self) -> Gate:
         return self
@@ -344,6 +386,11 @@ class Gate:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _stop_portal(portal_cm: Any) -> None:
+    with contextlib.suppress(Exception):
+        portal_cm.__exit__(None, None, None)
 
 
 def _rows(provider: str, fp: str, source: str | None, known: list[KeyState]) -> list[KeyStatus]:

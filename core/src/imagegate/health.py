@@ -9,7 +9,9 @@ permission refusal (a free key on a paid model) rests the token for that model o
 Anonymous use (HuggingFace without a token) has a health of its own.
 
 Records live in the state store (namespace `health`), so every process of the machine, and
-every replica on Redis, shares what one learnt.
+every replica on Redis, shares what one learnt. Each gate keeps what it read for a second
+(`FRESH_FOR`) and what it wrote at once, so the hot path reads the store about once a second
+per token instead of on every request; another process's news arrives within that second.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ PERMISSION_WAIT = 3600.0
 INVALID_KEEP = 30 * 86400.0
 SHOWN_AFTER = 86400.0
 """A past cooling stays visible in `imagegate keys status` (as `ok`, with its last error)."""
+FRESH_FOR = 1.0
+"""Seconds a record read from the store is trusted before it is read again."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,19 @@ class KeyHealth:
     ) -> None:
         self._store = store
         self.clock = clock
+        self._read: dict[str, tuple[dict[str, Any] | None, float]] = {}
+        """key -> (record or None for none, monotonic time it was read or written)."""
+
+    async def _records(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        stale = [k for k in keys if k not in self._read or now - self._read[k][1] > FRESH_FOR]
+        if stale:
+            fetched = await self._store().get_many(NAMESPACE, stale)
+            for key in stale:
+                self._read[key] = (fetched.get(key), now)
+            if len(self._read) > 4096:  # tokens come and go; keep the memory bounded
+                self._read = {k: v for k, v in self._read.items() if now - v[1] <= FRESH_FOR}
+        return {k: record for k in keys if (record := self._read[k][0]) is not None}
 
     async def check(
         self, provider: Provider, model: Model, tokens: Sequence[str | None]
@@ -107,14 +124,17 @@ class KeyHealth:
         keys = {
             t: (_key(provider.id, t, None), _key(provider.id, t, model.full_id)) for t in tokens
         }
-        records = await self._store().get_many(
-            NAMESPACE, [k for pair in keys.values() for k in pair]
-        )
+        records = await self._records([k for pair in keys.values() for k in pair])
         now = self.clock()
         usable: list[str | None] = []
         blocked: list[KeyState] = []
         for token, pair in keys.items():
-            states = [_state(records[k], now) for k in pair if k in records]
+            fp = fingerprint(token)
+            states = [
+                _state(records[key], now, provider.id, fp, scope)
+                for key, scope in zip(pair, (None, model.full_id), strict=True)
+                if key in records
+            ]
             active = [s for s in states if s.state != OK]
             if active:
                 blocked.append(max(active, key=lambda s: (s.state == INVALID, s.until or 0)))
@@ -161,7 +181,9 @@ class KeyHealth:
             "at": now,
             "reason": error.message[:300],
         }
-        await self._store().put(NAMESPACE, _key(provider.id, token, limited_to), record, ttl=ttl)
+        key = _key(provider.id, token, limited_to)
+        await self._store().put(NAMESPACE, key, record, ttl=ttl)
+        self._read[key] = (record, time.monotonic())
         return KeyState(provider.id, fingerprint(token), limited_to, state, until, error.code, now)
 
     def _wait(
@@ -203,6 +225,7 @@ class KeyHealth:
     async def reset(self, provider: str | None = None) -> int:
         """Forget what is known (of one provider); returns how many records went."""
         store = self._store()
+        self._read.clear()
         if provider is None:
             return await store.delete(NAMESPACE)
         doomed = [key for key, _ in await store.items(NAMESPACE, f"{provider}/")]

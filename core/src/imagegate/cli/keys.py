@@ -15,7 +15,7 @@ from . import console, factory, table
 
 @click.group()
 def keys() -> None:
-    """Store, list and remove provider tokens (in an owner-only keys file).
+    """Store, list and remove provider tokens (in an owner-only keys file); their health.
 
     A token in the environment (IMAGEGATE_<PROVIDER>_TOKEN) wins over the keys file; a
     --token option wins over both.
@@ -99,6 +99,43 @@ def remove(provider: str) -> None:
     if not remove_keys(provider_id):
         raise click.UsageError(f"no stored token for {provider_id}")
     click.echo(f"Removed the stored token(s) for {provider_id}")
+
+
+@keys.command("status")
+@click.argument("provider", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(provider: str | None, as_json: bool) -> None:
+    """Each token's health: ok, cooling until a time, or invalid (never the token itself).
+
+    Tokens are shown by fingerprint and source; anonymous use (HuggingFace) has a row of
+    its own. What one command learns (a spent quota, a refused key) every later command
+    and a server on this machine know too.
+    """
+    from . import health_view
+
+    provider_id = resolve_provider(provider) if provider else None
+    with factory.make_gate() as gate:
+        rows = gate.key_status(provider_id)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([health_view.row_json(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No provider plugin is installed.", err=True)
+        return
+    click.echo(health_view.render(rows))
+
+
+@keys.command("reset")
+@click.argument("provider", required=False)
+def reset(provider: str | None) -> None:
+    """Forget what is known of tokens' health (of PROVIDER, or all), e.g. after a top-up."""
+    provider_id = resolve_provider(provider) if provider else None
+    with factory.make_gate() as gate:
+        count = gate.reset_keys(provider_id)
+    plural = "s" if count != 1 else ""
+    click.echo(f"Forgot {count} health record{plural}{f' of {provider_id}' if provider else ''}")
 
 
 @keys.command("path")

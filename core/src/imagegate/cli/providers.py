@@ -21,11 +21,21 @@ def providers(as_json: bool) -> None:
     Tokens themselves are never shown, only their source: `explicit`, `env:VARIABLE` or
     `keys file` (see `imagegate keys`).
     """
-    statuses = factory.make_gate().providers()
+    from . import health_view
+
+    with factory.make_gate() as gate:
+        statuses = gate.providers()
+        rows = gate.key_status()
     missing = missing_first_party(statuses)
+    health = {
+        s.provider.id: health_view.one_word(
+            rows, s.provider.id, needs_token=s.provider.auth == "required"
+        )
+        for s in statuses
+    }
     if as_json:
         document = {
-            "providers": [_status_json(s) for s in statuses],
+            "providers": [{**_status_json(s), "health": health[s.provider.id]} for s in statuses],
             "not_installed": missing,
         }
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -35,7 +45,7 @@ def providers(as_json: bool) -> None:
     for index, status in enumerate(statuses):
         if index:
             click.echo()
-        click.echo(_describe(status))
+        click.echo(_describe(status, health[status.provider.id]))
     if missing:
         click.echo()
         click.echo(f"Not installed: {', '.join(missing)}")
@@ -66,7 +76,7 @@ def token_text(status: ProviderStatus) -> str:
     )
 
 
-def _describe(status: ProviderStatus) -> str:
+def _describe(status: ProviderStatus, health: str) -> str:
     provider = status.provider
     plugin = " ".join(part for part in (status.distribution, status.version) if part)
     fields = [
@@ -75,6 +85,7 @@ def _describe(status: ProviderStatus) -> str:
         ("model prefix", f"{provider.model_prefix}/"),
         ("auth", f"{provider.auth}, token prefix {provider.auth_prefix}:"),
         ("token", token_text(status)),
+        ("health", f"{health} (`imagegate keys status {provider.id}`)"),
         ("token env", provider.token_env),
         ("get a key", provider.key_url),
     ]

@@ -6,6 +6,8 @@ exit 2, like any other usage error.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from . import console, exit_codes
@@ -56,6 +58,13 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Largest image downloaded or accepted from a provider (default 50MB; "
     "env IMAGEGATE_MAX_IMAGE_BYTES).",
 )
+@click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="MODEL=FALLBACK[,...]",
+    help="Models to try when MODEL cannot serve (repeatable; env IMAGEGATE_FALLBACKS).",
+)
 def serve(
     host: str,
     port: int,
@@ -64,9 +73,17 @@ def serve(
     timeout: float,
     max_body: int,
     max_image_bytes: int | None,
+    fallbacks: tuple[str, ...],
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
+    setting = ";".join(fallbacks) or None
+    if setting or os.environ.get("IMAGEGATE_FALLBACKS"):
+        from imagegate.chain import check_fallbacks
+
+        from . import factory
+
+        check_fallbacks(factory.make_gate(), setting)  # a model it cannot find: exit 2 now
     try:
         from imagegate.server import CannotListen, UnsafeBinding
         from imagegate.server import serve as run_server
@@ -79,6 +96,7 @@ def serve(
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
+    extra = {"fallbacks": setting} if setting else {}
     try:
         run_server(
             host=host,
@@ -88,6 +106,7 @@ def serve(
             timeout=timeout,
             max_body=max_body,
             max_image_bytes=max_image_bytes,
+            **extra,
         )
     except (CannotListen, UnsafeBinding) as exc:
         console.error(exc.message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from imagegate import Gate, ImageResult, __version__
 from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
+from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, InvalidModel
 
 from .auth import caller_tokens
@@ -29,7 +31,7 @@ from .errors import install_handlers, invalid_body, plain_error
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
-from .models_view import model_entry
+from .models_view import family_entry, model_entry
 from .schemas import GenerationBody
 
 __all__ = ["create_app"]
@@ -51,12 +53,15 @@ def create_app(
     max_body: int = MAX_BODY,
     public_url: str | None = None,
     media: MediaStore | None = None,
+    fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
     `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
     deadline of one generation in seconds; `public_url` is the base of `url` answers for
-    images held by this server (default: the address the request came to).
+    images held by this server (default: the address the request came to). `fallbacks`
+    maps a model to the models tried when it cannot serve (`{"gitee/FLUX.1-dev":
+    ["ms/flux-1"]}`, or `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
     timeout = check_timeout(timeout)
     max_body = check_byte_size(max_body, "max_body")
@@ -65,12 +70,14 @@ def create_app(
     own_gate = gate is None
     if gate is None:
         gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
+    chains = parse_fallbacks(fallbacks) if fallbacks else None
     store = media or MediaStore()
     files_base = public_url.rstrip("/") if public_url else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        check_fallbacks(gate, chains)  # a fallback naming no model fails the start
         try:
             yield
         finally:
@@ -97,13 +104,15 @@ def create_app(
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
+        state = gate.state
         return json_response(
             {
-                "status": "ok",
+                "status": "degraded" if state.degraded else "ok",
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
+                "state": {"backend": state.kind, "degraded": state.degraded},
             }
         )
 
@@ -120,7 +129,8 @@ def create_app(
         prompt = params.pop("prompt")
         try:
             result = await unless_disconnected(
-                request, gate.agenerate(prompt, token=tokens, timeout=timeout, **params)
+                request,
+                gate.agenerate(prompt, token=tokens, timeout=timeout, fallbacks=chains, **params),
             )
         except ClientGone:
             return Response(status_code=499)
@@ -170,7 +180,9 @@ def create_app(
         catalog = gate.catalog
         cached = models_cache.get(id(catalog))
         if cached is None or cached[0] is not catalog:
-            data = {"object": "list", "data": [model_entry(m) for m in catalog]}
+            entries = [model_entry(m) for m in catalog]
+            entries += [family_entry(f) for f in catalog.families.values()]
+            data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
             models_cache[id(catalog)] = cached
@@ -182,6 +194,9 @@ def create_app(
         caller_tokens(request, api_key)
         if not model_id.strip():
             raise InvalidModel("give a model id: GET /v1/models/<id>", param="model")
+        family = gate.get_family(model_id)
+        if family is not None:
+            return json_response(family_entry(family))
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
@@ -234,4 +249,6 @@ async def _render(
     all_warnings = [*warnings, *result.warnings]
     if all_warnings:
         body["warnings"] = all_warnings
+    if result.chain:
+        body["chain"] = [step.model_dump(mode="json") for step in result.chain]
     return body

@@ -114,10 +114,12 @@ def serve(
     timeout: float = 300.0,
     max_body: int | None = None,
     max_image_bytes: int | None = None,
+    fallbacks: str | None = None,
 ) -> None:
     """Run the server until interrupted (blocking). UnsafeBinding or CannotListen before
     anything starts; `timeout`, `max_body` and `max_image_bytes` as in `create_app` and
-    `Gate`."""
+    `Gate`; `fallbacks` is the `IMAGEGATE_FALLBACKS` setting (`A=B,C;D=E`) for every
+    worker."""
     import uvicorn
 
     api_key = api_key or os.environ.get("IMAGEGATE_API_KEY") or None
@@ -130,6 +132,8 @@ def serve(
         )
     check_exposure(host, api_key)
     check_port(host, port)
+    if fallbacks:
+        os.environ["IMAGEGATE_FALLBACKS"] = fallbacks  # read by each worker's Gate
     if api_key:
         os.environ["IMAGEGATE_API_KEY"] = api_key
     http, http_options = http_protocol()

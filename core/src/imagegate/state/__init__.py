@@ -68,6 +68,8 @@ class StateStore(ABC):
     """The interface every backend implements; each method is one atomic step."""
 
     url: str = ""
+    kind: str = ""
+    """`sqlite`, `memory`, `redis`: safe to show (a URL may hold a password)."""
     degraded: str | None = None
     """Why this store is not the one asked for (it fell back to memory), or None."""
 
@@ -132,7 +134,9 @@ def open_state(url: str | None = None) -> StateStore:
     if scheme == "sqlite":
         from .sqlite import SQLiteState
 
+        # sqlite:///abs/path (as the issue names it) and SQLAlchemy's sqlite:////abs/path
         path = url.removeprefix("sqlite:").removeprefix("//")
+        path = path[1:] if path.startswith("//") else path
         return SQLiteState(os.path.expanduser(path))
     if scheme in ("redis", "rediss", "unix"):
         try:

@@ -16,6 +16,8 @@ __all__ = ["MemoryState"]
 
 
 class MemoryState(StateStore):
+    kind = "memory"
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.url = "memory:"
         self._clock = clock

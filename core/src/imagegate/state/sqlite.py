@@ -76,6 +76,8 @@ class _Worker:
 
 
 class SQLiteState(StateStore):
+    kind = "sqlite"
+
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
