@@ -61,7 +61,7 @@ def test_at_most_16_tokens_per_request(server, fake):
 @pytest.mark.parametrize(
     "header",
     [
-        "Bearer fk:t\xf6ken-1234".encode("utf-8"),  # a UTF-8 token
+        "Bearer fk:t\xf6ken-1234".encode(),  # a UTF-8 token
         b"Bearer fk:tok\ten-1234",  # a tab inside
         b"Bearer fk:tok en-1234",  # a space inside
     ],
