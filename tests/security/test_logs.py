@@ -46,3 +46,25 @@ def test_a_client_that_leaves_during_its_upload_is_logged_499(serve):
     (line,) = [line for line in request_lines(output) if "/v1/images/generations" in line]
     assert "status=499" in line
     assert "status=500" not in output and "ERROR" not in output and "failed" not in output
+
+
+def test_a_caller_that_stalls_mid_body_gets_a_408(monkeypatch):
+    import imagegate
+    from imagegate.server import create_app, limits
+    from tests.emulators.server import ServerThread
+    from tests.fakes import FakePlugin
+
+    monkeypatch.setattr(limits, "BODY_SECONDS", 0.3)
+    gate = imagegate.Gate(plugins=[FakePlugin()], use_stored_tokens=False)
+    server = ServerThread(create_app(gate)).start()
+    try:
+        with socket.create_connection((server.host, server.port), timeout=30) as connection:
+            connection.sendall(
+                b"POST /v1/images/generations HTTP/1.1\r\nhost: x\r\n"
+                b"content-type: application/json\r\ncontent-length: 5000\r\n\r\n{"
+            )
+            answer = connection.recv(65536)
+    finally:
+        server.stop()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"BODY_TIMEOUT"' in answer

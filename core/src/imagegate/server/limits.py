@@ -2,9 +2,9 @@
 
 The overall deadline is the core's (`timeout=` to `agenerate`); here the headers are
 capped (in the HTTP parser under `imagegate serve`, `http_protocol`, and again for any
-ASGI server, `headers_too_large`), the body is read with a cap before anything is parsed,
-and the generation runs as a task that is cancelled the moment the client disconnects, so
-an abandoned request stops costing provider quota.
+ASGI server, `headers_too_large`), the body is read with a cap before anything is parsed
+and within `BODY_SECONDS`, and the generation runs as a task that is cancelled the moment
+the client disconnects, so an abandoned request stops costing provider quota.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from starlette.requests import Request
 from imagegate.errors import InvalidRequest
 
 __all__ = [
+    "BODY_SECONDS",
     "HEADERS_TOO_LARGE",
     "MAX_HEADER_BYTES",
+    "BodyTimeout",
     "ClientGone",
     "headers_too_large",
     "http_protocol",
@@ -67,12 +69,48 @@ class ClientGone(Exception):
     """The client disconnected before the answer was ready."""
 
 
+BODY_SECONDS = 30.0
+"""How long a caller may take to send its body once its headers are in (a caller that
+stalls mid-body must not hold a connection and a task until the end of time)."""
+
+
+class BodyTimeout(InvalidRequest):
+    code = "BODY_TIMEOUT"
+    status = 408
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or a 400 once it grows past `limit` bytes (checked as it streams)."""
+    """The whole body, or a 400 once it grows past `limit` bytes (checked as it streams),
+    or a 408 when it has not arrived within `BODY_SECONDS`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    if declared is not None and declared.isdigit():
+    current = asyncio.current_task()
+    assert current is not None
+    late = False
+
+    def expire() -> None:
+        nonlocal late
+        late = True
+        current.cancel()
+
+    # call_later, not wait_for: no extra task on the hot path
+    seconds = BODY_SECONDS
+    deadline = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await _read(request, limit, declared is not None and declared.isdigit())
+    except asyncio.CancelledError:
+        if not late:
+            raise
+        if hasattr(current, "uncancel"):  # 3.11+: this cancellation is handled here
+            current.uncancel()
+        raise BodyTimeout(f"the request body did not arrive within {seconds:g} s") from None
+    finally:
+        deadline.cancel()
+
+
+async def _read(request: Request, limit: int, declared: bool) -> bytes:
+    if declared:
         body = await request.body()
         if len(body) > limit:
             raise _too_large(limit)
