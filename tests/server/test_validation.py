@@ -87,23 +87,26 @@ async def test_a_body_that_is_not_a_json_object_is_a_400(client, raw):
     assert error_of(response)["type"] == "invalid_request_error"
 
 
-async def test_a_body_over_the_cap_is_a_400(client, fake):
+async def test_a_body_over_the_cap_is_a_413(client, fake):
     body = {**GOOD, "negative_prompt": "x" * (70 * 1024)}
     response = await client.post("/v1/images/generations", json=body)
-    assert response.status_code == 400
-    assert "KB" in error_of(response)["message"]
+    assert response.status_code == 413
+    error = error_of(response)
+    assert "KB" in error["message"] and error["code"] == "BODY_TOO_LARGE"
     assert fake.calls == []
 
 
-async def test_a_streamed_body_over_the_cap_is_a_400(client):
+async def test_a_streamed_body_over_the_cap_is_a_413(client):
     async def chunks():
         yield b'{"prompt": "'
         for _ in range(100):
             yield b"x" * 1024
         yield b'"}'
 
-    response = await client.post("/v1/images/generations", content=chunks())
-    assert response.status_code == 400
+    response = await client.post(
+        "/v1/images/generations", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
 
 
 async def test_an_unknown_model_is_a_404_and_never_substituted(client, fake):

@@ -28,7 +28,7 @@ from imagegate.errors import AuthRequired, InvalidModel
 
 from .auth import caller_tokens
 from .errors import install_handlers, invalid_body, plain_error
-from .limits import ClientGone, read_body, unless_disconnected
+from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
 from .models_view import family_entry, model_entry
@@ -119,6 +119,7 @@ def create_app(
     async def generations(request: Request) -> Response:
         """Generate `n` images; OpenAI's body plus the spec's extensions at the top level."""
         tokens = caller_tokens(request, api_key)
+        require_json(request)
         raw = await read_body(request, max_body)
         try:
             body = GenerationBody.model_validate_json(raw)

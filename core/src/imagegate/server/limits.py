@@ -1,4 +1,5 @@
-"""Limits on one request: its headers, its body, and giving up when the caller has gone.
+"""Limits on one request: its headers, JSON only, its body, and giving up when the caller
+has gone.
 
 The overall deadline is the core's (`timeout=` to `agenerate`); here the headers are
 capped (in the HTTP parser under `imagegate serve`, `http_protocol`, and again for any
@@ -23,10 +24,13 @@ __all__ = [
     "HEADERS_TOO_LARGE",
     "MAX_HEADER_BYTES",
     "BodyTimeout",
+    "BodyTooLarge",
     "ClientGone",
+    "UnsupportedMediaType",
     "headers_too_large",
     "http_protocol",
     "read_body",
+    "require_json",
     "unless_disconnected",
 ]
 
@@ -79,8 +83,32 @@ class BodyTimeout(InvalidRequest):
     status = 408
 
 
+class BodyTooLarge(InvalidRequest):
+    code = "BODY_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON (`application/json` or a `+json` type): a
+    `text/plain` POST needs no CORS preflight, so any web page could send one."""
+    declared = request.headers.get("content-type", "")
+    media = declared.partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise UnsupportedMediaType(
+        "the body must be JSON sent with `Content-Type: application/json`", param=None
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or a 400 once it grows past `limit` bytes (checked as it streams),
+    """The whole body, or a 413 once it grows past `limit` bytes (checked as it streams),
     or a 408 when it has not arrived within `BODY_SECONDS`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -124,8 +152,8 @@ async def _read(request: Request, limit: int, declared: bool) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> InvalidRequest:
-    return InvalidRequest(f"the request body is larger than {limit // 1024} KB", param=None)
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than {limit // 1024} KB", param=None)
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
