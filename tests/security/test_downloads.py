@@ -85,7 +85,8 @@ def test_private_link_local_and_metadata_links_are_refused_for_a_local_provider(
 
 
 @pytest.mark.parametrize(
-    "link", ["file:///etc/passwd", "ftp://example.com/cat.png", "gopher://127.0.0.1:70/"]
+    "link",
+    ["file:///etc/passwd", "ftp://example.com/cat.png", "gopher://127.0.0.1:70/", "http://[::1"],
 )
 def test_only_http_links_are_fetched(hostile, link):
     hostile.script.append({"url": link})

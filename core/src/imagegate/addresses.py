@@ -19,7 +19,14 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-__all__ = ["Refused", "allowed_kinds", "allowed_kinds_blocking", "check", "check_blocking"]
+__all__ = [
+    "Refused",
+    "Unresolved",
+    "allowed_kinds",
+    "allowed_kinds_blocking",
+    "check",
+    "check_blocking",
+]
 
 PUBLIC, LOOPBACK, PRIVATE, LINK_LOCAL, METADATA, RESERVED = (
     "public",
@@ -46,6 +53,14 @@ class Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Unresolved(Exception):
+    """The link's host has no address (DNS failed): a network problem, not a refusal."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.host = host
 
 
 def kind(address: Address) -> str:
@@ -100,8 +115,8 @@ async def _kinds(host: str, port: int) -> frozenset[str]:
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise Refused(f"{host} does not resolve ({exc})") from None
+        except OSError:
+            raise Unresolved(host) from None
         found = _remember(host, infos)
     return found
 
@@ -111,14 +126,17 @@ def _kinds_blocking(host: str, port: int) -> frozenset[str]:
     if found is None:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise Refused(f"{host} does not resolve ({exc})") from None
+        except OSError:
+            raise Unresolved(host) from None
         found = _remember(host, infos)
     return found
 
 
 def _target(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise Refused("the link is not a valid URL") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise Refused(f"the link is not http(s): {parts.scheme or 'no scheme'}")
     try:
@@ -146,7 +164,7 @@ async def allowed_kinds(base_url: str | None) -> frozenset[str]:
         return frozenset({PUBLIC})
     try:
         return _allowed(await _kinds(*_target(base_url)))
-    except Refused:
+    except (Refused, Unresolved):
         return frozenset({PUBLIC})
 
 
@@ -155,12 +173,13 @@ def allowed_kinds_blocking(base_url: str | None) -> frozenset[str]:
         return frozenset({PUBLIC})
     try:
         return _allowed(_kinds_blocking(*_target(base_url)))
-    except Refused:
+    except (Refused, Unresolved):
         return frozenset({PUBLIC})
 
 
 async def check(url: str, allowed: frozenset[str]) -> None:
-    """Refused unless `url` is http(s) and every address of its host is allowed."""
+    """Refused unless `url` is http(s) and every address of its host is allowed;
+    Unresolved when its host has no address."""
     host, port = _target(url)
     _judge(host, await _kinds(host, port), allowed)
 

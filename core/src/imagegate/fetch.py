@@ -158,6 +158,17 @@ def _mapped(provider: Provider) -> Iterator[None]:
             hint=f"{exc.reason}: imagegate fetches private, loopback and link-local addresses "
             f"only when the provider's base URL ({provider.base_url_env}) is on one too",
         ) from None
+    except addresses.Unresolved as exc:
+        raise ProviderUnreachable(
+            f"{provider.display_name}: cannot download the image from {exc.host} "
+            "(its name does not resolve)",
+            provider=provider.id,
+        ) from None
+    except httpx.InvalidURL:
+        raise ProviderError(
+            f"{provider.display_name}: refused to download the image: its link is not a valid URL",
+            provider=provider.id,
+        ) from None
     except httpx.HTTPError as exc:
         url = str(exc.request.url) if _has_request(exc) else ""
         raise ProviderUnreachable(
