@@ -136,9 +136,7 @@ def client_threads() -> int:
     return sum(t.name.startswith("ThreadPoolExecutor-") for t in threading.enumerate())
 
 
-def test_the_space_client_cache_is_bounded_and_closes_what_it_drops(
-    spaces_emulator, monkeypatch
-):
+def test_the_space_client_cache_is_bounded_and_closes_what_it_drops(spaces_emulator, monkeypatch):
     """One gradio_client Client per caller token forever would be ~4 threads a caller."""
     monkeypatch.setattr(runner, "MAX_CLIENTS", 2)
     with imagegate.Gate(
