@@ -113,7 +113,8 @@ def test_each_route_lists_every_status_it_returns_with_the_error_schema(document
     expected = {
         ("post", "/v1/images/generations"): {
             "200",
-            *("400", "401", "403", "404", "413", "415", "429", "500", "502", "504"),
+            *("400", "401", "403", "404", "408", "413", "415", "429", "431", "500", "502"),
+            "504",
         },
         ("get", "/v1/models"): {"200", "401"},
         ("get", "/v1/models/{model_id}"): {"200", "401", "404"},

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import bounds
 from .catalog import Catalog, Family
 from .chain import FALLBACKS_ENV, PREFER_ENV, parse_fallbacks, parse_prefer
 from .context import ProgressCallback
@@ -96,12 +97,15 @@ class Gate:
     the keys file (a server does this unless it is protected). `state` is where key health
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
-    data dir. `history=True` records every generation in the state store (`gate.history`
-    lists them); `keep_images=True` stores every image in `media` (a `MediaStore`, a URL,
-    or None for IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the
-    links of the providers in `pass_links`; both are kept for `retention` (seconds, `7d`,
-    `forever`; default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for
-    tests of waits and retention.
+    data dir. `timeout` is the overall deadline of one call in seconds (positive and
+    finite: ValueError otherwise). `max_image_bytes` caps every image, downloaded or handed
+    back by a plugin (default `IMAGEGATE_MAX_IMAGE_BYTES`, else 50 MB). `history=True`
+    records every generation in the state store (`gate.history` lists them);
+    `keep_images=True` stores every image in `media` (a `MediaStore`, a URL, or None for
+    IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the links of the
+    providers in `pass_links`; both are kept for `retention` (seconds, `7d`, `forever`;
+    default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for tests of
+    waits and retention.
 
     `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
     ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
@@ -130,8 +134,10 @@ class Gate:
         clock: Callable[[], float] | None = None,
         prefer: str | Sequence[str] | None = None,
         fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
+        max_image_bytes: int | None = None,
     ) -> None:
-        self.timeout = timeout
+        self.timeout = bounds.check_timeout(timeout)
+        self.max_image_bytes = bounds.max_image_bytes(max_image_bytes)
         self.prefer = parse_prefer(os.environ.get(PREFER_ENV) if prefer is None else prefer)
         self._fallbacks_arg = os.environ.get(FALLBACKS_ENV) if fallbacks is None else fallbacks
         self._fallbacks: dict[str, tuple[str, ...]] | None = None
@@ -161,7 +167,7 @@ class Gate:
         self._media: MediaStore | None = media if isinstance(media, MediaStore) else None
         self.history = History(self)
         self.janitor = Janitor(lambda: self.state, lambda: self._media, self.retention, self.clock)
-        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
+        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop), self.max_image_bytes)
         self._portal: Any = None
         self._portal_cm: Any = None
         self._calls: set[asyncio.Task[Any] | None] = set()
@@ -341,7 +347,8 @@ class Gate:
         keep_images: bool | None = None,
         **params: Any,
     ) -> ImageResult:
-        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
+        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
+        `timeout` (positive, finite seconds) replaces the gate's for this call.
 
         `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).

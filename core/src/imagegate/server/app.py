@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
+from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import InvalidModel
@@ -77,6 +78,8 @@ def create_app(
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
+    timeout = check_timeout(timeout)
+    max_body = check_byte_size(max_body, "max_body")
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None
@@ -199,7 +202,7 @@ def create_app(
     app.post(
         "/v1/images/generations",
         response_model=ImagesResponse,
-        responses=error_responses(400, 401, 403, 404, 413, 415, 429, 500, 502, 504),
+        responses=error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 504),
         summary="Generate images",
         description="OpenAI's body plus the spec's extensions at the top level. "
         "The body's limits hold for every model; steps, guidance and each side of the "

@@ -32,7 +32,17 @@ __all__ = [
 
 # Fields of OpenAI's newer image models that no provider here has: accepted, so a client
 # written for OpenAI works, and named in the response's warnings.
-IGNORED_OPENAI_FIELDS = ("background", "moderation", "output_compression", "output_format")
+IGNORED_OPENAI_FIELDS = (
+    "background",
+    "moderation",
+    "output_compression",
+    "output_format",
+    "safety_identifier",
+    "complexity",
+    "frame_count",
+    "frame_duration_ms",
+    "svg",
+)
 
 _RATIOS = "|".join(ratio.replace(":", " *: *") for ratio in ASPECT_RATIOS)
 SIZE_PATTERN = rf"^ *(?:[Aa][Uu][Tt][Oo]|[0-9]{{1,5}} *[xX×*] *[0-9]{{1,5}}|{_RATIOS}) *$"
@@ -94,6 +104,13 @@ class GenerationBody(BaseModel):
     moderation: str | None = None
     output_compression: int | None = None
     output_format: str | None = None
+    safety_identifier: str | None = Field(
+        default=None, description="Accepted (OpenAI's abuse tracking); never sent to a provider."
+    )
+    complexity: str | None = None
+    frame_count: int | None = None
+    frame_duration_ms: int | None = None
+    svg: dict | None = None
 
     def generate_kwargs(self) -> tuple[dict, list[str]]:
         """Keyword arguments for `Gate.agenerate`, and warnings about ignored fields."""

@@ -2,9 +2,12 @@
 without blocking, their queue and step progress reported, and cancelled with the caller.
 
 A `Client` costs two round trips (config, api info), so it is built once, in a thread, and
-reused until a gate closes (`close_all`). `download_files=False` makes a job return the
-Space's file URL: nothing is written to disk, and the core fetches the bytes only when
-someone needs them.
+reused until a gate closes (`close_all`); at most `MAX_CLIENTS` are kept (least recently
+used first out), since each holds threads of its own and a server meets a new token with
+every caller. The cache is keyed by a digest of the token, never the token itself. No token
+means anonymous: gradio_client is told `token=False`, or it would send the machine's
+HF_TOKEN or hub login. `download_files=False` makes a job return the Space's file URL:
+nothing is written to disk, and the core fetches the bytes only when someone needs them.
 
 Exit is never held up by a Space: a `Client` runs its jobs and its event stream on
 thread pools that the interpreter joins at exit, and a stream the Space keeps open (or a
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
 
     from imagegate import GenerateContext
 
-__all__ = ["DaemonExecutor", "close_all", "forget", "get_client", "run_job"]
+__all__ = ["MAX_CLIENTS", "DaemonExecutor", "close_all", "forget", "get_client", "run_job"]
 
 POLL_SECONDS = 0.05
 """How often job status is read while someone listens for progress."""
@@ -38,8 +42,12 @@ POLL_SECONDS = 0.05
 CLOSE_SECONDS = 1.0
 """The most `close_all` waits for Spaces to take cancels and closes (exit waits on it)."""
 
-_clients: dict[tuple[str, str | None], Client] = {}
-_locks: dict[tuple[str, str | None], threading.Lock] = {}
+MAX_CLIENTS = 32
+"""Clients kept at once (each runs a heartbeat thread and worker threads)."""
+
+Key = tuple[str, str]
+_clients: OrderedDict[Key, Client] = OrderedDict()
+_locks: dict[Key, threading.Lock] = {}
 _guard = threading.Lock()
 _busy: Counter[int] = Counter()
 """Jobs in flight per Client (by id): a Client dropped from the cache while busy is closed
@@ -49,6 +57,19 @@ _cancels: list[threading.Thread] = []
 """Job cancels under way, which `close_all` gives a moment to reach the Space."""
 constructed = 0
 """How many Clients this process has built (the benchmark shows it stays at one per Space)."""
+
+
+def _key(url: str, token: str | None) -> Key:
+    digest = hashlib.sha256(token.encode()).hexdigest() if token else "anonymous"
+    return url, digest
+
+
+def _cached(key: Key) -> Client | None:
+    with _guard:
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+        return client
 
 
 def _import_gradio_client() -> Any:
@@ -65,30 +86,44 @@ def _build(url: str, token: str | None) -> Client:
 
     global constructed
     gradio_client = _import_gradio_client()
-    key = (url, token)
+    key = _key(url, token)
     with _guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:  # one construction per key even when many calls start together
-        client = _clients.get(key)
-        if client is None:
-            client = gradio_client.Client(
-                url,
-                token=token,
-                verbose=False,
-                download_files=False,
-                analytics_enabled=False,
-                # read: the queue stream gets a heartbeat every 15 s, so 60 s means it is dead
-                httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
-            )
-            _use_daemon_threads(client)
-            _clients[key] = client
-            constructed += 1
-        return client
+        try:
+            client = _cached(key)
+            if client is None:
+                client = gradio_client.Client(
+                    url,
+                    token=token or False,  # None would mean "the machine's own token"
+                    verbose=False,
+                    download_files=False,
+                    analytics_enabled=False,
+                    # read: the queue stream gets a heartbeat every 15 s, so 60 s means dead
+                    httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
+                )
+                _use_daemon_threads(client)
+                constructed += 1
+                _keep(key, client)
+            return client
+        finally:
+            with _guard:
+                _locks.pop(key, None)
+
+
+def _keep(key: Key, client: Client) -> None:
+    with _guard:
+        _clients[key] = client
+        evicted = []
+        while len(_clients) > MAX_CLIENTS:
+            evicted.append(_clients.popitem(last=False)[1])
+    for old in evicted:
+        _drop(old)
 
 
 async def get_client(url: str, token: str | None) -> Client:
     """The Client of this Space and token, built (in a thread) on first use."""
-    client = _clients.get((url, token))
+    client = _cached(_key(url, token))
     if client is not None:
         return client
     return await asyncio.to_thread(_build, url, token)
@@ -97,9 +132,14 @@ async def get_client(url: str, token: str | None) -> Client:
 def forget(url: str, token: str | None) -> None:
     """Drop a Space's Client (it is gone or restarted); the next call builds a fresh one."""
     with _guard:
-        client = _clients.pop((url, token), None)
-        if client is None:
-            return
+        client = _clients.pop(_key(url, token), None)
+    if client is not None:
+        _drop(client)
+
+
+def _drop(client: Client) -> None:
+    """Close a Client no longer cached: now when idle, else when its last job ends."""
+    with _guard:
         if _busy[id(client)]:
             _dropped[id(client)] = client
             return
