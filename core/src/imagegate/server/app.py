@@ -30,6 +30,7 @@ from .logs import RequestLogMiddleware
 from .media import MediaStore
 from .models_view import model_entry
 from .schemas import GenerationBody
+from .statecheck import state_health
 
 __all__ = ["create_app"]
 
@@ -95,15 +96,17 @@ def create_app(
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
+        status, code, problem = await state_health(state)
         return json_response(
             {
-                "status": "degraded" if state.degraded else "ok",
+                "status": status,
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
-                "state": {"backend": state.kind, "degraded": state.degraded},
-            }
+                "state": {"backend": state.kind, "degraded": problem},
+            },
+            code,
         )
 
     async def generations(request: Request) -> Response:

@@ -1,0 +1,306 @@
+"""The state store for several replicas: one Redis (or Valkey) that every replica shares.
+
+Layout, under a prefix (default `imagegate:`; `?prefix=` in the URL changes it):
+
+    <prefix><namespace>:<key>   one record: "<expiry>|<json>" (expiry in unix seconds, or
+                                "-" for none), with Redis's own expiry set to the same time
+    <prefix><namespace>         the namespace's index: a sorted set of keys by expiry
+                                (+inf for none), so `items` and `delete(namespace)` never scan
+                                the keyspace; pruned of past entries on every write, and
+                                expiring itself with its last record
+
+Every check-and-update (`put`, `add`, `delete`, `hit`) is one Lua script, so it is atomic
+across replicas. Liveness is checked against this store's clock (`clock=`, the same time
+source as key health's `until`), so replicas need synchronised clocks (NTP), as they do for
+key health anyway; Redis's own expiry frees the memory.
+
+Redis unreachable is never hidden: every operation raises `StateError` (the server answers
+503 and says so on /health), and the client reconnects by itself on the next operation
+once Redis is back. Falling back to private state would let replicas disagree silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from . import StateError, StateStore, Window
+
+__all__ = ["RedisState"]
+
+log = logging.getLogger("imagegate.state")
+
+DEFAULT_PREFIX = "imagegate:"
+DEFAULT_TIMEOUT = 2.0
+"""Seconds to connect or to wait for an answer before a request gets its 503."""
+
+# Shared by every script: a record's liveness, and writing one with its index entry.
+_LIB = """
+local function live(raw, now)
+  if not raw then return nil end
+  local bar = string.find(raw, '|', 1, true)
+  local expiry = string.sub(raw, 1, bar - 1)
+  if expiry ~= '-' and tonumber(expiry) <= tonumber(now) then return nil end
+  return raw
+end
+local function store(rec, idx, member, expiry, body, now)
+  if expiry == '-' then
+    redis.call('SET', rec, '-|' .. body)
+    redis.call('ZADD', idx, '+inf', member)
+  else
+    local at = string.format('%.0f', math.ceil(tonumber(expiry) * 1000))
+    redis.call('SET', rec, expiry .. '|' .. body, 'PXAT', at)
+    redis.call('ZADD', idx, expiry, member)
+  end
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
+  local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if last[2] == nil or tonumber(last[2]) == math.huge then
+    redis.call('PERSIST', idx)
+  else
+    redis.call('PEXPIREAT', idx, string.format('%.0f', math.ceil(tonumber(last[2]) * 1000)))
+  end
+end
+"""
+# KEYS: record, index. ARGV: now, expiry, member, body.
+_PUT = _LIB + "store(KEYS[1], KEYS[2], ARGV[3], ARGV[2], ARGV[4], ARGV[1]) return 1"
+_ADD = (
+    _LIB
+    + """
+local raw = live(redis.call('GET', KEYS[1]), ARGV[1])
+if raw then return raw end
+store(KEYS[1], KEYS[2], ARGV[3], ARGV[2], ARGV[4], ARGV[1])
+return false
+"""
+)
+# ARGV: now, member, limit, the reset time of a window that starts now.
+_HIT = (
+    _LIB
+    + """
+local raw = live(redis.call('GET', KEYS[1]), ARGV[1])
+local count, reset = 0, ARGV[4]
+if raw then
+  local bar = string.find(raw, '|', 1, true)
+  reset = string.sub(raw, 1, bar - 1)
+  count = tonumber(cjson.decode(string.sub(raw, bar + 1))['count']) or 0
+end
+local allowed = 0
+if count < tonumber(ARGV[3]) then
+  allowed = 1
+  count = count + 1
+end
+local body = '{"count":' .. string.format('%d', count) .. ',"reset_at":' .. reset .. '}'
+store(KEYS[1], KEYS[2], ARGV[2], reset, body, ARGV[1])
+return {allowed, count, reset}
+"""
+)
+# ARGV: member.
+_DELETE_ONE = """
+local gone = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return gone
+"""
+# KEYS: index. ARGV: the record key prefix of the namespace.
+_DELETE_ALL = """
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local gone = 0
+for i = 1, #members, 500 do
+  local batch = {}
+  for j = i, math.min(i + 499, #members) do batch[#batch + 1] = ARGV[1] .. members[j] end
+  gone = gone + redis.call('DEL', unpack(batch))
+end
+redis.call('DEL', KEYS[1])
+return gone
+"""
+
+
+class RedisState(StateStore):
+    kind = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        self.prefix = prefix if prefix is not None else query.pop("prefix", DEFAULT_PREFIX)
+        query.pop("prefix", None)
+        self._options = {
+            "socket_timeout": DEFAULT_TIMEOUT,
+            "socket_connect_timeout": DEFAULT_TIMEOUT,
+        }
+        for name in list(self._options):
+            if name in query:
+                del self._options[name]
+        self._target = urlunsplit(parts._replace(query=urlencode(query)))
+        self.url = _without_password(url)
+        self.where = _where(parts)
+        """host:port or socket path: what a log line or an owner's hint may show."""
+        self._clock = clock
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scripts: dict[str, Any] = {}
+        self._down = False
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _redis(self) -> aioredis.Redis:
+        """The client of the running event loop (a redis-py pool belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = aioredis.Redis.from_url(self._target, **self._options)
+            self._loop = loop
+            self._scripts = {
+                name: self._client.register_script(source)
+                for name, source in (
+                    ("put", _PUT),
+                    ("add", _ADD),
+                    ("hit", _HIT),
+                    ("delete_one", _DELETE_ONE),
+                    ("delete_all", _DELETE_ALL),
+                )
+            }
+        return self._client
+
+    async def _call(self, work: Callable[[aioredis.Redis], Any]) -> Any:
+        try:
+            result = await work(self._redis())
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        if self._down:
+            self._down = False
+            log.warning("imagegate: the state store (redis at %s) is reachable again", self.where)
+        return result
+
+    def _unavailable(self, exc: BaseException) -> StateError:
+        detail = f"{type(exc).__name__}: {exc}"
+        if not self._down:
+            self._down = True
+            log.warning("imagegate: the state store (redis at %s) failed: %s", self.where, detail)
+        return StateError(
+            "the shared state store is unavailable; try again shortly",
+            hint=f"redis at {self.where} ({detail}): start it, or fix IMAGEGATE_STATE_URL",
+        )
+
+    async def check(self) -> None:
+        await self._call(lambda r: r.ping())
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._loop is asyncio.get_running_loop():
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
+
+    # -- the interface --------------------------------------------------------------------
+
+    def _record(self, namespace: str, key: str) -> str:
+        return f"{self.prefix}{namespace}:{key}"
+
+    def _index(self, namespace: str) -> str:
+        return f"{self.prefix}{namespace}"
+
+    def _value(self, raw: bytes | None, now: float) -> dict[str, Any] | None:
+        if raw is None:
+            return None
+        expiry, _, body = raw.partition(b"|")
+        if expiry != b"-" and float(expiry) <= now:
+            return None
+        return json.loads(body)
+
+    def _expiry(self, ttl: float | None) -> str:
+        return "-" if ttl is None else repr(self._clock() + max(0.0, ttl))
+
+    async def get(self, namespace: str, key: str) -> dict[str, Any] | None:
+        raw = await self._call(lambda r: r.get(self._record(namespace, key)))
+        return self._value(raw, self._clock())
+
+    async def get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        raws = await self._call(lambda r: r.mget([self._record(namespace, k) for k in wanted]))
+        now = self._clock()
+        found = {}
+        for key, raw in zip(wanted, raws, strict=True):
+            value = self._value(raw, now)
+            if value is not None:
+                found[key] = value
+        return found
+
+    async def put(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> None:
+        body = json.dumps(value, separators=(",", ":"))
+        args = [repr(self._clock()), self._expiry(ttl), key, body]
+        keys = [self._record(namespace, key), self._index(namespace)]
+        await self._call(lambda r: self._scripts["put"](keys=keys, args=args))
+
+    async def add(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> dict[str, Any] | None:
+        body = json.dumps(value, separators=(",", ":"))
+        now = self._clock()
+        args = [repr(now), self._expiry(ttl), key, body]
+        keys = [self._record(namespace, key), self._index(namespace)]
+        existing = await self._call(lambda r: self._scripts["add"](keys=keys, args=args))
+        return None if existing is None else self._value(existing, now)
+
+    async def delete(self, namespace: str, key: str | None = None) -> int:
+        if key is None:
+            keys, args = [self._index(namespace)], [f"{self.prefix}{namespace}:"]
+            return int(
+                await self._call(lambda r: self._scripts["delete_all"](keys=keys, args=args))
+            )
+        keys, args = [self._record(namespace, key), self._index(namespace)], [key]
+        return int(await self._call(lambda r: self._scripts["delete_one"](keys=keys, args=args)))
+
+    async def items(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        now = self._clock()
+
+        async def work(r: aioredis.Redis) -> list[tuple[str, bytes | None]]:
+            members = await r.zrangebyscore(self._index(namespace), f"({now!r}", "+inf")
+            keys = sorted(k for m in members if (k := m.decode()).startswith(prefix))
+            found: list[tuple[str, bytes | None]] = []
+            for start in range(0, len(keys), 500):
+                batch = keys[start : start + 500]
+                raws = await r.mget([self._record(namespace, k) for k in batch])
+                found += zip(batch, raws, strict=True)
+            return found
+
+        found = await self._call(work)
+        return [(k, v) for k, raw in found if (v := self._value(raw, now)) is not None]
+
+    async def hit(self, namespace: str, key: str, *, window: float, limit: int) -> Window:
+        now = self._clock()
+        args = [repr(now), key, str(limit), repr(now + window)]
+        keys = [self._record(namespace, key), self._index(namespace)]
+        allowed, count, reset = await self._call(
+            lambda r: self._scripts["hit"](keys=keys, args=args)
+        )
+        return Window(bool(allowed), int(count), limit, float(reset))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _where(parts) -> str:
+    if parts.scheme == "unix":
+        return parts.path
+    return parts.netloc.rpartition("@")[2] or "localhost:6379"
