@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from imagegate.errors import ImagegateError
+
 from . import console, exit_codes
 
 _SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
@@ -20,7 +22,18 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    envvar="IMAGEGATE_RATE_LIMIT",
+    metavar="N/UNIT",
+    help="Requests per caller (API key, else client IP), e.g. 60/minute; repeat for "
+    "several windows (env IMAGEGATE_RATE_LIMIT, comma-separated). Shared by replicas on Redis.",
+)
+def serve(
+    host: str, port: int, api_key: str | None, workers: int, rate_limits: tuple[str, ...]
+) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
     try:
@@ -34,7 +47,14 @@ def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
-    run_server(host=host, port=port, api_key=api_key, workers=workers)
+    try:
+        from imagegate.server.ratelimit import parse_rate_limits
+
+        limits = parse_rate_limits(rate_limits)
+    except ImagegateError as exc:
+        raise click.BadParameter(exc.message, param_hint="--rate-limit") from None
+    extra = {"rate_limits": [r.text for r in limits]} if limits else {}
+    run_server(host=host, port=port, api_key=api_key, workers=workers, **extra)
 
 
 def _missing_modules(exc: BaseException) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +30,7 @@ from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
 from .models_view import model_entry
+from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
 from .schemas import GenerationBody
 from .statecheck import state_health
 
@@ -51,12 +53,14 @@ def create_app(
     max_body: int = MAX_BODY,
     public_url: str | None = None,
     media: MediaStore | None = None,
+    rate_limits: Iterable[str] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
     `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
     deadline of one generation in seconds; `public_url` is the base of `url` answers for
-    images held by this server (default: the address the request came to).
+    images held by this server (default: the address the request came to);
+    `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
     """
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
@@ -84,6 +88,13 @@ def create_app(
     app.state.gate = gate
     app.state.media = store
     install_handlers(app)
+    limits = parse_rate_limits(
+        rate_limits if rate_limits is not None else os.environ.get(RATE_LIMIT_ENV)
+    )
+    if limits:
+        app.add_middleware(
+            RateLimitMiddleware, limits=limits, store=lambda: gate.state, api_key=api_key
+        )
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 

@@ -56,6 +56,7 @@ def serve(
     workers: int = 1,
     *,
     log_level: str = "info",
+    rate_limits: list[str] | None = None,
 ) -> None:
     """Run the server until interrupted (blocking)."""
     import uvicorn
@@ -65,6 +66,8 @@ def serve(
     if api_key:
         # Worker processes build their app from the environment (`app_from_env`).
         os.environ["IMAGEGATE_API_KEY"] = api_key
+    if rate_limits:
+        os.environ["IMAGEGATE_RATE_LIMIT"] = ",".join(rate_limits)
     uvicorn.run(
         "imagegate.server.run:app_from_env",
         factory=True,
