@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from imagegate.errors import ImagegateError
@@ -23,6 +25,13 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="MODEL=FALLBACK[,...]",
+    help="Models to try when MODEL cannot serve (repeatable; env IMAGEGATE_FALLBACKS).",
+)
+@click.option(
     "--rate-limit",
     "rate_limits",
     multiple=True,
@@ -32,10 +41,22 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     "several windows (env IMAGEGATE_RATE_LIMIT, comma-separated). Shared by replicas on Redis.",
 )
 def serve(
-    host: str, port: int, api_key: str | None, workers: int, rate_limits: tuple[str, ...]
+    host: str,
+    port: int,
+    api_key: str | None,
+    workers: int,
+    fallbacks: tuple[str, ...],
+    rate_limits: tuple[str, ...],
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
+    setting = ";".join(fallbacks) or None
+    if setting or os.environ.get("IMAGEGATE_FALLBACKS"):
+        from imagegate.chain import check_fallbacks
+
+        from . import factory
+
+        check_fallbacks(factory.make_gate(), setting)  # a model it cannot find: exit 2 now
     try:
         from imagegate.server import serve as run_server
     except ImportError as exc:
@@ -47,13 +68,15 @@ def serve(
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
+    extra: dict = {"fallbacks": setting} if setting else {}
     try:
         from imagegate.server.ratelimit import parse_rate_limits
 
         limits = parse_rate_limits(rate_limits)
     except ImagegateError as exc:
         raise click.BadParameter(exc.message, param_hint="--rate-limit") from None
-    extra = {"rate_limits": [r.text for r in limits]} if limits else {}
+    if limits:
+        extra["rate_limits"] = [r.text for r in limits]
     run_server(host=host, port=port, api_key=api_key, workers=workers, **extra)
 
 

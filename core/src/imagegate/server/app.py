@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
 from imagegate.catalog import DEFAULT_MODEL
+from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, InvalidModel
 
 from .auth import caller_tokens
@@ -29,7 +30,7 @@ from .errors import install_handlers, invalid_body, plain_error
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
-from .models_view import model_entry
+from .models_view import family_entry, model_entry
 from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
 from .schemas import GenerationBody
 from .statecheck import state_health
@@ -53,13 +54,16 @@ def create_app(
     max_body: int = MAX_BODY,
     public_url: str | None = None,
     media: MediaStore | None = None,
+    fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
     rate_limits: Iterable[str] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
     `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
     deadline of one generation in seconds; `public_url` is the base of `url` answers for
-    images held by this server (default: the address the request came to);
+    images held by this server (default: the address the request came to). `fallbacks`
+    maps a model to the models tried when it cannot serve (`{"gitee/FLUX.1-dev":
+    ["ms/flux-1"]}`, or `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
     """
     if api_key is None:
@@ -67,12 +71,14 @@ def create_app(
     own_gate = gate is None
     if gate is None:
         gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
+    chains = parse_fallbacks(fallbacks) if fallbacks else None
     store = media or MediaStore()
     files_base = public_url.rstrip("/") if public_url else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        check_fallbacks(gate, chains)  # a fallback naming no model fails the start
         try:
             yield
         finally:
@@ -133,7 +139,8 @@ def create_app(
         prompt = params.pop("prompt")
         try:
             result = await unless_disconnected(
-                request, gate.agenerate(prompt, token=tokens, timeout=timeout, **params)
+                request,
+                gate.agenerate(prompt, token=tokens, timeout=timeout, fallbacks=chains, **params),
             )
         except ClientGone:
             return Response(status_code=499)
@@ -183,7 +190,9 @@ def create_app(
         catalog = gate.catalog
         cached = models_cache.get(id(catalog))
         if cached is None or cached[0] is not catalog:
-            data = {"object": "list", "data": [model_entry(m) for m in catalog]}
+            entries = [model_entry(m) for m in catalog]
+            entries += [family_entry(f) for f in catalog.families.values()]
+            data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
             models_cache[id(catalog)] = cached
@@ -195,6 +204,9 @@ def create_app(
         caller_tokens(request, api_key)
         if not model_id.strip():
             raise InvalidModel("give a model id: GET /v1/models/<id>", param="model")
+        family = gate.get_family(model_id)
+        if family is not None:
+            return json_response(family_entry(family))
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
@@ -247,4 +259,6 @@ async def _render(
     all_warnings = [*warnings, *result.warnings]
     if all_warnings:
         body["warnings"] = all_warnings
+    if result.chain:
+        body["chain"] = [step.model_dump(mode="json") for step in result.chain]
     return body
