@@ -1,0 +1,103 @@
+"""Replicas as they are deployed: several `imagegate serve` processes on their own ports,
+each with its own home directory, sharing one real Redis. What one learns, the others know;
+a limit holds for their sum."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.realservers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def replicas(tmp_path, redis_server):
+    """`start(n, *args, **env)`: n replicas of `imagegate serve` on one Redis; their URLs."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(count: int, *args: str, **extra: str) -> list[str]:
+        state_url = redis_server.unique_url()
+        urls = []
+        for n in range(count):
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
+            env.update(
+                PYTHONPATH=str(ROOT),
+                IMAGEGATE_HOME=str(tmp_path / f"replica-{n}"),  # nothing shared on disk
+                IMAGEGATE_STATE_URL=state_url,
+                **extra,
+            )
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "imagegate.cli", "serve", "--port", str(port), *args],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, started[-count:], strict=True):
+            _wait_healthy(url, process)
+        return urls
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in started:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"imagegate serve exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("imagegate serve did not become healthy")
+
+
+def sdk(url: str, api_key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=0, timeout=30)
+
+
+def test_a_token_cooling_on_one_replica_is_skipped_on_the_other(replicas, a4f_emulator):
+    a, b = replicas(2, IMAGEGATE_A4F_BASE_URL=a4f_emulator.base_url)
+    tokens = "a4f:quota-token-0001,valid-token-0002"
+    model = "a4f/provider-4/imagen-3.5"
+    sdk(a, tokens).images.generate(model=model, prompt="a cat", size="256x256")
+    sdk(b, tokens).images.generate(model=model, prompt="a dog", size="256x256")
+    sent = [r.headers["authorization"] for r in a4f_emulator.requests if r.method == "POST"]
+    assert sent == [
+        "Bearer quota-token-0001",  # A learns it is spent...
+        "Bearer valid-token-0002",
+        "Bearer valid-token-0002",  # ...and B never sends it
+    ]
+    health = httpx.get(f"{b}/health").json()
+    assert health["state"] == {"backend": "redis", "degraded": None}
+
+
+def test_a_rate_limit_holds_for_the_sum_of_the_replicas(replicas):
+    a, b = replicas(2, "--rate-limit", "4/minute", "--rate-limit", "1000/hour")
+    answers = [httpx.get(f"{url}/v1/models") for url in (a, b, a, b, a, b)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 429, 429]
+    assert [r.headers["x-ratelimit-remaining"] for r in answers[:4]] == ["3", "2", "1", "0"]
+    assert int(answers[-1].headers["retry-after"]) >= 1
