@@ -1,4 +1,5 @@
-"""Real servers the tests start for themselves on loopback: redis-server (Debian's package).
+"""Real servers the tests start for themselves on loopback: redis-server (Debian's package)
+and an S3-compatible object store (moto's server mode, from the dev group).
 
 In CI (`CI` or `IMAGEGATE_REQUIRE_SERVICES` set, as .ci/run does) a server that cannot be
 started fails the test: a missing service must never pass as a skip. On a developer's
@@ -11,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -118,3 +120,70 @@ def own_redis_server():
     yield server
     server.stop()
     shutil.rmtree(server.dir, ignore_errors=True)
+
+
+class S3Server:
+    """moto's S3 server in its own process on a loopback port, with one bucket per call
+    of `bucket()`; clients talk to it over HTTP as to any S3-compatible store."""
+
+    region = "us-east-1"
+    access_key = "test-access-key"
+    secret_key = "test-secret-key"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            unavailable("moto's S3 server", "uv sync (moto[server] is in the dev group)")
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        if not wait_for_port(self.port, self.process, seconds=60):
+            self.stop()
+            unavailable("moto's S3 server", f"`{' '.join(command)}` did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def bucket(self) -> str:
+        """A new, empty bucket's name (CreateBucket over HTTP)."""
+        import httpx
+
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        httpx.put(f"{self.endpoint}/{name}", timeout=30).raise_for_status()
+        return name
+
+    def environment(self) -> dict[str, str]:
+        """The standard AWS variables that point a client at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": self.region,
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3-compatible server for the whole run (tests keep apart by bucket)."""
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
