@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def replicas(tmp_path, redis_server):
-    """`start(n, *args, **env)`: n replicas of `imagegate serve` on one Redis; their URLs."""
+    """`start(n, *args, **env)`: n replicas of `imagegate serve` on one Redis; their URLs.
+    `started` holds their processes."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(count: int, *args: str, **extra: str) -> list[str]:
-        state_url = redis_server.unique_url()
+    def start(count: int, *args: str, state_url: str | None = None, **extra: str) -> list[str]:
+        state_url = state_url or redis_server.unique_url()
         urls = []
         for n in range(count):
             port = free_port()
@@ -51,6 +52,7 @@ def replicas(tmp_path, redis_server):
             _wait_healthy(url, process)
         return urls
 
+    start.started = started
     yield start
     for process in started:
         if process.poll() is None:
@@ -101,3 +103,21 @@ def test_a_rate_limit_holds_for_the_sum_of_the_replicas(replicas):
     assert [r.status_code for r in answers] == [200, 200, 200, 200, 429, 429]
     assert [r.headers["x-ratelimit-remaining"] for r in answers[:4]] == ["3", "2", "1", "0"]
     assert int(answers[-1].headers["retry-after"]) >= 1
+
+
+def test_redis_lost_and_back_every_replica_says_so_and_recovers(replicas, own_redis_server):
+    urls = replicas(2, state_url=own_redis_server.url)
+    own_redis_server.stop()
+    for url in urls:
+        health = httpx.get(f"{url}/health")
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        models = httpx.get(f"{url}/v1/models")
+        assert models.status_code == 200  # what needs no shared state still answers
+    own_redis_server.start()
+    for url in urls:
+        assert httpx.get(f"{url}/health").status_code == 200
+    first = replicas.started[0]
+    first.send_signal(signal.SIGINT)
+    log = first.communicate(timeout=15)[0]
+    assert f"the state store (redis at 127.0.0.1:{own_redis_server.port}) failed" in log
+    assert "is reachable again" in log

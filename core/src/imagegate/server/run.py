@@ -96,9 +96,10 @@ def _log_config(level: str) -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
-    config["loggers"]["imagegate.server"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
+    for name in ("imagegate.server", "imagegate.state"):  # state: Redis lost and back
+        config["loggers"][name] = {
+            "handlers": ["default"],
+            "level": level.upper(),
+            "propagate": False,
+        }
     return config

@@ -38,6 +38,7 @@ from . import StateError, StateStore, Window
 __all__ = ["RedisState"]
 
 log = logging.getLogger("imagegate.state")
+log.addHandler(logging.NullHandler())  # a library logs only where the application says
 
 DEFAULT_PREFIX = "imagegate:"
 DEFAULT_TIMEOUT = 2.0
@@ -190,7 +191,8 @@ class RedisState(StateStore):
             log.warning("imagegate: the state store (redis at %s) failed: %s", self.where, detail)
         return StateError(
             "the shared state store is unavailable; try again shortly",
-            hint=f"redis at {self.where} ({detail}): start it, or fix IMAGEGATE_STATE_URL",
+            hint=f"Redis at {self.where} failed ({detail}); start it, or point "
+            "IMAGEGATE_STATE_URL at one that runs",
         )
 
     async def check(self) -> None:
