@@ -145,10 +145,10 @@ async def test_a_gate_on_an_unreachable_redis_refuses_rather_than_forgetting(own
 
 
 def test_one_store_serves_the_sync_api_and_several_event_loops(redis_server):
-    url = redis_server.unique_url()
-    with imagegate.Gate(plugins=[FakePlugin()], state=url) as gate:
-        gate.generate("a cat", model="fake/basic")
+    store = RedisState(redis_server.unique_url())
+    with imagegate.Gate(plugins=[FakePlugin()], state=store) as gate:
+        gate.generate("a cat", model="fake/basic")  # on the gate's own loop (a thread)
+        asyncio.run(store.put("misc", "k", {"v": 1}))  # on another loop, at the same time
+        assert asyncio.run(store.get("misc", "k")) == {"v": 1}
+        gate.generate("a dog", model="fake/basic")  # the gate's loop kept its own pool
         assert gate.key_status("fake")
-    store = RedisState(url)
-    asyncio.run(store.put("health", "k", {"v": 1}))
-    assert asyncio.run(store.get("health", "k")) == {"v": 1}  # a second loop, its own pool

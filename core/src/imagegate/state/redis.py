@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -123,6 +124,15 @@ return gone
 """
 
 
+_SCRIPTS = {
+    "put": _PUT,
+    "add": _ADD,
+    "hit": _HIT,
+    "delete_one": _DELETE_ONE,
+    "delete_all": _DELETE_ALL,
+}
+
+
 class RedisState(StateStore):
     kind = "redis"
 
@@ -149,30 +159,29 @@ class RedisState(StateStore):
         self.where = _where(parts)
         """host:port or socket path: what a log line or an owner's hint may show."""
         self._clock = clock
-        self._client: aioredis.Redis | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
         self._scripts: dict[str, Any] = {}
         self._down = False
 
     # -- connection -----------------------------------------------------------------------
 
     def _redis(self) -> aioredis.Redis:
-        """The client of the running event loop (a redis-py pool belongs to one loop)."""
+        """The client of the running event loop: a redis-py pool belongs to one loop, and
+        one store may serve several (a server's, a sync Gate's portal thread)."""
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = aioredis.Redis.from_url(self._target, **self._options)
-            self._loop = loop
-            self._scripts = {
-                name: self._client.register_script(source)
-                for name, source in (
-                    ("put", _PUT),
-                    ("add", _ADD),
-                    ("hit", _HIT),
-                    ("delete_one", _DELETE_ONE),
-                    ("delete_all", _DELETE_ALL),
-                )
-            }
-        return self._client
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.Redis.from_url(self._target, **self._options)
+            if not self._scripts:  # a script runs on whichever client it is given
+                self._scripts = {
+                    name: client.register_script(source) for name, source in _SCRIPTS.items()
+                }
+        return client
+
+    def _script(self, name: str, keys: list[str], args: list[str]):
+        return lambda r: self._scripts[name](keys=keys, args=args, client=r)
 
     async def _call(self, work: Callable[[aioredis.Redis], Any]) -> Any:
         try:
@@ -199,10 +208,11 @@ class RedisState(StateStore):
         await self._call(lambda r: r.ping())
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
+        self._clients.clear()  # other loops' pools go with their loops
 
     # -- the interface --------------------------------------------------------------------
 
@@ -246,7 +256,7 @@ class RedisState(StateStore):
         body = json.dumps(value, separators=(",", ":"))
         args = [repr(self._clock()), self._expiry(ttl), key, body]
         keys = [self._record(namespace, key), self._index(namespace)]
-        await self._call(lambda r: self._scripts["put"](keys=keys, args=args))
+        await self._call(self._script("put", keys, args))
 
     async def add(
         self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
@@ -255,17 +265,15 @@ class RedisState(StateStore):
         now = self._clock()
         args = [repr(now), self._expiry(ttl), key, body]
         keys = [self._record(namespace, key), self._index(namespace)]
-        existing = await self._call(lambda r: self._scripts["add"](keys=keys, args=args))
+        existing = await self._call(self._script("add", keys, args))
         return None if existing is None else self._value(existing, now)
 
     async def delete(self, namespace: str, key: str | None = None) -> int:
         if key is None:
             keys, args = [self._index(namespace)], [f"{self.prefix}{namespace}:"]
-            return int(
-                await self._call(lambda r: self._scripts["delete_all"](keys=keys, args=args))
-            )
+            return int(await self._call(self._script("delete_all", keys, args)))
         keys, args = [self._record(namespace, key), self._index(namespace)], [key]
-        return int(await self._call(lambda r: self._scripts["delete_one"](keys=keys, args=args)))
+        return int(await self._call(self._script("delete_one", keys, args)))
 
     async def items(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         now = self._clock()
@@ -287,9 +295,7 @@ class RedisState(StateStore):
         now = self._clock()
         args = [repr(now), key, str(limit), repr(now + window)]
         keys = [self._record(namespace, key), self._index(namespace)]
-        allowed, count, reset = await self._call(
-            lambda r: self._scripts["hit"](keys=keys, args=args)
-        )
+        allowed, count, reset = await self._call(self._script("hit", keys, args))
         return Window(bool(allowed), int(count), limit, float(reset))
 
 
