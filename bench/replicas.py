@@ -3,6 +3,7 @@ on one Redis against two replicas each on its own SQLite.
 
     uv run python bench/replicas.py                       # 4 rounds of 5 s, both measures
     uv run python bench/replicas.py --rate-limit 1000000/minute   # the store on every request
+    uv run python bench/replicas.py --store-ops           # only the store calls, in-process
 
 Starts `bench/upstream.py` (an instant OpenAI-style image endpoint), a `redis-server` on a
 free loopback port (Debian's package: apt-get install redis-server), and four `imagegate
@@ -16,6 +17,10 @@ store is on every request's path.
    most 0.5 ms).
 2. Throughput, c=50 per replica: both SQLite replicas loaded at once (summed requests/s),
    then both Redis replicas at once (target: Redis >= 0.8x SQLite), rounds alternating.
+
+`--store-ops` measures what a request adds, without HTTP: the median of 2,000 sequential
+calls of `get_many` (key health's read) and `hit` (a rate window) on each store, in one
+process: steadier than the load test on a busy machine.
 """
 
 from __future__ import annotations
@@ -81,16 +86,46 @@ async def together(targets: list[Target], concurrency: int, duration: float) -> 
     return sum(row.rps for row in rows)
 
 
+async def store_ops(redis_url: str, logdir: Path, calls: int = 2000) -> None:
+    import time
+
+    from imagegate.state.redis import RedisState
+    from imagegate.state.sqlite import SQLiteState
+
+    stores = {"sqlite": SQLiteState(logdir / "ops.db"), "redis": RedisState(redis_url)}
+    keys = ["a4f/0123456789ab/*", "a4f/0123456789ab/a4f/provider-4/imagen-3.5"]
+    for name, store in stores.items():
+        await store.put("health", keys[0], {"state": "ok"}, ttl=600)
+        figures = []
+        for label, call in (
+            ("get_many", lambda s=store: s.get_many("health", keys)),
+            ("hit", lambda s=store: s.hit("rate", "caller/60", window=60, limit=10**9)),
+        ):
+            spent = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                await call()
+                spent.append(time.perf_counter() - started)
+            figures.append(f"{label} {statistics.median(spent) * 1000:.3f} ms")
+        print(f"{name}: median {', '.join(figures)}", flush=True)
+        await store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=50, help="per replica, measure 2")
     parser.add_argument("--rate-limit", default="", help="e.g. 1000000/minute on every replica")
+    parser.add_argument("--store-ops", action="store_true", help="only the store calls")
     args = parser.parse_args()
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-replicas-bench-"))
     servers = Servers(logdir)
     try:
+        if args.store_ops:
+            print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+            asyncio.run(store_ops(start_redis(servers, logdir), logdir))
+            return
         up_port = free_port()
         upstream = servers.start(
             "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
