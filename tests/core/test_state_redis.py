@@ -152,3 +152,23 @@ def test_one_store_serves_the_sync_api_and_several_event_loops(redis_server):
         assert asyncio.run(store.get("misc", "k")) == {"v": 1}
         gate.generate("a dog", model="fake/basic")  # the gate's loop kept its own pool
         assert gate.key_status("fake")
+
+
+async def test_history_is_shared_bounded_by_count_and_cleared_in_batches(redis_server):
+    from imagegate.state import HistoryQuery
+
+    url = redis_server.unique_url() + "&max_history=1200"
+    a, b = RedisState(url), RedisState(url)
+    for n in range(1300):
+        await (a if n % 2 else b).history_append({"id": f"r{n:04d}", "prompt": f"p{n}"}, at=n)
+    newest = await b.history_list(HistoryQuery(limit=3))
+    assert [r["id"] for r in newest] == ["r1299", "r1298", "r1297"]
+    assert await a.history_get("r0099") is None  # past the bound: the oldest went
+    assert (await a.history_get("r0100"))["prompt"] == "p100"
+    rare = await a.history_list(HistoryQuery(search="p12", before=1000, limit=None))
+    assert [r["id"] for r in rare] == [f"r{n:04d}" for n in range(129, 119, -1)]  # p12 went
+    gone = await b.history_delete(before=float("inf"))
+    assert len(gone) == 1200  # three batches of one script each
+    assert await a.history_list(HistoryQuery()) == []
+    for store in (a, b):
+        await store.close()

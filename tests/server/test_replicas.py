@@ -121,3 +121,22 @@ def test_redis_lost_and_back_every_replica_says_so_and_recovers(replicas, own_re
     log = first.communicate(timeout=15)[0]
     assert f"the state store (redis at 127.0.0.1:{own_redis_server.port}) failed" in log
     assert "is reachable again" in log
+
+
+@pytest.mark.parametrize("media", ["s3", "shared directory"])
+def test_an_image_url_from_one_replica_is_served_by_the_other(
+    replicas, a4f_emulator, media, tmp_path, request
+):
+    if media == "s3":
+        s3_server = request.getfixturevalue("s3_server")
+        env = {"IMAGEGATE_MEDIA_URL": f"s3://{s3_server.bucket()}/images"}
+        env.update(s3_server.environment())
+    else:
+        env = {"IMAGEGATE_MEDIA_URL": f"file://{tmp_path}/shared-images?shared=1"}
+    a, b = replicas(2, IMAGEGATE_A4F_BASE_URL=a4f_emulator.base_url, **env)
+    client = sdk(a, "a4f:valid-token-0001")
+    answer = client.images.generate(model="a4f/provider-4/imagen-3.5", prompt="a cat")
+    url = answer.data[0].url
+    assert url.startswith(f"{a}/v1/images/files/")
+    image = httpx.get(url.replace(a, b))
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")

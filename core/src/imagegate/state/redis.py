@@ -8,6 +8,8 @@ Layout, under a prefix (default `imagegate:`; `?prefix=` in the URL changes it):
                                 (+inf for none), so `items` and `delete(namespace)` never scan
                                 the keyspace; pruned of past entries on every write, and
                                 expiring itself with its last record
+    <prefix>history@...         the generation history (`redis_history.py`), bounded by
+                                count (`?max_history=`, default 50,000)
 
 Every check-and-update (`put`, `add`, `delete`, `hit`) is one Lua script, so it is atomic
 across replicas. Liveness is checked against this store's clock (`clock=`, the same time
@@ -35,6 +37,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from . import StateError, StateStore, Window
+from .redis_history import DEFAULT_MAX_HISTORY, HISTORY_SCRIPTS, RedisHistory
 
 __all__ = ["RedisState"]
 
@@ -130,10 +133,11 @@ _SCRIPTS = {
     "hit": _HIT,
     "delete_one": _DELETE_ONE,
     "delete_all": _DELETE_ALL,
+    **HISTORY_SCRIPTS,
 }
 
 
-class RedisState(StateStore):
+class RedisState(RedisHistory, StateStore):
     kind = "redis"
 
     def __init__(
@@ -147,6 +151,7 @@ class RedisState(StateStore):
         query = dict(parse_qsl(parts.query))
         self.prefix = prefix if prefix is not None else query.pop("prefix", DEFAULT_PREFIX)
         query.pop("prefix", None)
+        self.max_history = int(query.pop("max_history", DEFAULT_MAX_HISTORY))
         self._options = {
             "socket_timeout": DEFAULT_TIMEOUT,
             "socket_connect_timeout": DEFAULT_TIMEOUT,
