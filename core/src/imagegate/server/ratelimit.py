@@ -7,8 +7,8 @@ one place every replica shares, so a limit holds for the sum of the replicas on 
 
 Every `/v1` answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset` (seconds until the
 window starts again) of the tightest window; past a limit the answer is a 429 with
-`Retry-After`. Image downloads (`/v1/images/files/...`) are not counted: one generation may
-be several of them. A plain ASGI middleware, like the request log.
+`Retry-After`. Reading an image (`/v1/images/files/...`) or polling a job
+(`/v1/images/jobs/...`) is not counted. A plain ASGI middleware, like the request log.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _ALIASES = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour"}
 _ALIASES |= {"d": "day"}
 _FORM = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*([a-z]+?)s?\s*$", re.IGNORECASE)
-_NOT_COUNTED = "/v1/images/files/"
+_NOT_COUNTED = ("/v1/images/files/", "/v1/images/jobs/")
+"""Reads not counted (GET, HEAD): an image download (one generation may be several of
+them), and polling a job (the generation was counted when it was asked for)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class RateLimitMiddleware:
             scope["type"] != "http"
             or not self.limits
             or not path.startswith("/v1/")
-            or path.startswith(_NOT_COUNTED)
+            or (path.startswith(_NOT_COUNTED) and scope.get("method") in ("GET", "HEAD"))
         ):
             await self.app(scope, receive, send)
             return
