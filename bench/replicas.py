@@ -9,8 +9,9 @@ Starts `bench/upstream.py` (an instant OpenAI-style image endpoint), a `redis-se
 free loopback port (Debian's package: apt-get install redis-server), and four `imagegate
 serve` processes through the A4F plugin: two on their own SQLite state (each its own data
 dir), two on the one Redis. Every request checks key health (the store is read about once a
-second per token, `health.FRESH_FOR`); `--rate-limit` adds one `hit` per request, so the
-store is on every request's path.
+second per token, `health.FRESH_FOR`) and is recorded in the history (one write per request
+to the store); `--rate-limit` adds one `hit` per request. The upstream's links pass through
+(`IMAGEGATE_PASS_LINKS=a4f`): no image is fetched or stored.
 
 1. Latency, c=1: one SQLite replica against one Redis replica, rounds alternating so machine
    noise hits both alike; the medians of all rounds are compared (target: Redis adds at
@@ -19,8 +20,9 @@ store is on every request's path.
    then both Redis replicas at once (target: Redis >= 0.8x SQLite), rounds alternating.
 
 `--store-ops` measures what a request adds, without HTTP: the median of 2,000 sequential
-calls of `get_many` (key health's read) and `hit` (a rate window) on each store, in one
-process: steadier than the load test on a busy machine.
+calls of `get_many` (key health's read), `hit` (a rate window) and `history_append` on each
+store, in one
+process, with the process's CPU time per call: steadier than the load test on a busy machine.
 """
 
 from __future__ import annotations
@@ -67,9 +69,13 @@ def start_replica(servers, logdir, name, up_port, state_url, rate_limit) -> Targ
         "IMAGEGATE_LOAD_PLUGINS": "a4f",
         "IMAGEGATE_STATE_URL": state_url,
         "IMAGEGATE_HOME": str(logdir / f"home-{name}"),
+        # the upstream's links are not images: answer them as they are (no fetch, no store)
+        "IMAGEGATE_PASS_LINKS": "a4f",
     }
     if rate_limit:
         env["IMAGEGATE_RATE_LIMIT"] = rate_limit
+    if os.environ.get("BENCH_NO_HISTORY"):
+        env["IMAGEGATE_HISTORY"] = "off"
     process = servers.start(
         f"imagegate-{name}",
         [sys.executable, "-c", f"from imagegate.server import serve; serve(port={port})"],
@@ -94,19 +100,39 @@ async def store_ops(redis_url: str, logdir: Path, calls: int = 2000) -> None:
 
     stores = {"sqlite": SQLiteState(logdir / "ops.db"), "redis": RedisState(redis_url)}
     keys = ["a4f/0123456789ab/*", "a4f/0123456789ab/a4f/provider-4/imagen-3.5"]
+    serial = iter(range(10**9))
+
+    def record() -> dict:  # about the size of a server's history record
+        n = next(serial)
+        return {
+            "id": f"bench-{n:09d}",
+            "prompt": "a cute cat " * 8,
+            "model": "a4f/x",
+            "provider": "a4f",
+            "source": "server",
+            "status": "ok",
+            "images": [{"seed": n, "sha256": "0" * 64, "mime_type": "image/png"}],
+            "parameters": {"width": 1024, "height": 1024, "steps": 9, "n": 1},
+        }
+
     for name, store in stores.items():
         await store.put("health", keys[0], {"state": "ok"}, ttl=600)
         figures = []
         for label, call in (
             ("get_many", lambda s=store: s.get_many("health", keys)),
             ("hit", lambda s=store: s.hit("rate", "caller/60", window=60, limit=10**9)),
+            ("history_append", lambda s=store: s.history_append(record(), at=time.time())),
         ):
             spent = []
+            cpu = time.process_time()
             for _ in range(calls):
                 started = time.perf_counter()
                 await call()
                 spent.append(time.perf_counter() - started)
-            figures.append(f"{label} {statistics.median(spent) * 1000:.3f} ms")
+            cpu = (time.process_time() - cpu) / calls
+            figures.append(
+                f"{label} {statistics.median(spent) * 1000:.3f} ms (CPU {cpu * 1000:.3f} ms)"
+            )
         print(f"{name}: median {', '.join(figures)}", flush=True)
         await store.close()
 
