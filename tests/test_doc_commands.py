@@ -36,6 +36,14 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL = {"bash", "sh", "shell", "console"}
 
 NETWORK = "installs from PyPI: needs the network"
+INSTALLS = (
+    "installs into the running environment: tests/test_install_from_checkout.py runs it "
+    "as written in a fresh virtual environment"
+)
+REPLICAS = (
+    "needs a Redis at 127.0.0.1:6379 and /srv/imagegate: tests/server/test_replicas.py runs "
+    "replicas on one Redis with these settings"
+)
 ITSELF = "the test suite itself: this test runs inside it"
 AUTHORING = (
     "the plugin walk-through: tests/authoring/test_fresh_environment.py runs it in a fresh "
@@ -44,10 +52,16 @@ AUTHORING = (
 
 NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "uv run pytest"): ITSELF,
-    ("README.md", 'pip install "imagegate[all]"'): NETWORK,
-    ("README.md", "pip install imagegate imagegate-gitee"): NETWORK,
-    ("README.md", 'pip install "imagegate[server]"'): NETWORK,
-    ("docs/server.md", "pip install 'imagegate[server]' imagegate-gitee"): NETWORK,
+    ("README.md", 'pip install "./core[server]" ./plugins/*'): INSTALLS,
+    ("README.md", "pip install ./core ./plugins/gitee"): INSTALLS,
+    ("README.md", 'pip install "./core[server,redis,s3]"'): INSTALLS,
+    ("docs/server.md", "pip install './core[server]' ./plugins/gitee"): INSTALLS,
+    ("docs/deploy.md", "pip install './core[server,redis,s3]' ./plugins/*"): INSTALLS,
+    ("docs/deploy.md", "apt-get install redis-server"): "installs a system package (root)",
+    (
+        "docs/deploy.md",
+        "imagegate serve --host 127.0.0.1 --port 8001 --rate-limit 60/minute --rate-limit 2000/day",
+    ): REPLICAS,
     ("docs/plugins.md", "pip install -e ./imagegate-pollen"): AUTHORING,
     ("docs/plugins.md", "imagegate plugins"): AUTHORING,
     ("docs/plugins.md", "imagegate models --provider pollen"): AUTHORING,

@@ -37,7 +37,9 @@ from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .models_view import family_entry, model_entry
 from .openapi import error_responses, install_openapi
+from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
 from .schemas import GenerationBody, Health, ImagesResponse, ModelEntry, ModelList
+from .statecheck import state_health
 from .storage import storage_health
 
 __all__ = ["create_app"]
@@ -64,6 +66,7 @@ def create_app(
     media: MediaStore | str | None = None,
     retention: float | str | None = None,
     fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
+    rate_limits: Iterable[str] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
@@ -77,6 +80,7 @@ def create_app(
     gate keeps its own, and its records say `server`. `fallbacks` maps a model to the
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
+    `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
     """
     timeout = check_timeout(timeout)
     max_body = check_byte_size(max_body, "max_body")
@@ -129,6 +133,13 @@ def create_app(
     app.state.protected = api_key is not None
     install_handlers(app)
     install_openapi(app)
+    limits = parse_rate_limits(
+        rate_limits if rate_limits is not None else os.environ.get(RATE_LIMIT_ENV)
+    )
+    if limits:
+        app.add_middleware(
+            RateLimitMiddleware, limits=limits, store=lambda: gate.state, api_key=api_key
+        )
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 
@@ -136,23 +147,30 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/health", response_model=Health)
+    @app.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The shared state store is down"}},
+    )
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
+        status, code, problem = await state_health(state)
         storage = storage_health(gate, history=history)
-        degraded = state.degraded or storage.get("degraded")
+        if status == "ok" and storage.get("degraded"):
+            status = "degraded"
         return json_response(
             {
-                "status": "degraded" if degraded else "ok",
+                "status": status,
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
-                "state": {"backend": state.kind, "degraded": state.degraded},
+                "state": {"backend": state.kind, "degraded": problem},
                 "storage": storage,
-            }
+            },
+            code,
         )
 
     async def generations(request: Request) -> Response:
@@ -202,7 +220,7 @@ def create_app(
     app.post(
         "/v1/images/generations",
         response_model=ImagesResponse,
-        responses=error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 504),
+        responses=error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 503, 504),
         summary="Generate images",
         description="OpenAI's body plus the spec's extensions at the top level. "
         "The body's limits hold for every model; steps, guidance and each side of the "
@@ -221,7 +239,7 @@ def create_app(
                     for mime in ("image/png", "image/webp", "image/jpeg", "image/gif")
                 },
             },
-            **error_responses(404),
+            **error_responses(404, 503),
         },
     )
     async def get_image_file(request: Request, name: str) -> Response:
@@ -232,19 +250,19 @@ def create_app(
         "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
     )
 
-    @app.get("/v1/images/history", responses=error_responses(401, 403))
+    @app.get("/v1/images/history", responses=error_responses(401, 403, 429, 503))
     async def get_history(request: Request) -> Response:
         """What this server generated, newest first (protected servers, API key holders)."""
         found = await history_list(request, gate, api_key, base_of(request))
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404))
+    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404, 429, 503))
     async def get_history_entry(request: Request, record_id: str) -> Response:
         """One record of this server's history."""
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401))
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 429))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
         caller_tokens(request, api_key)
@@ -260,7 +278,9 @@ def create_app(
         return Response(cached[1], media_type="application/json")
 
     @app.get(
-        "/v1/models/{model_id:path}", response_model=ModelEntry, responses=error_responses(401, 404)
+        "/v1/models/{model_id:path}",
+        response_model=ModelEntry,
+        responses=error_responses(401, 404, 429),
     )
     async def get_model(request: Request, model_id: str) -> Response:
         """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""

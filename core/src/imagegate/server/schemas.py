@@ -233,8 +233,9 @@ class StorageHealth(_Answer):
 
 
 class Health(_Answer):
-    status: Literal["ok", "degraded"] = Field(
-        description="`degraded`: the state store or the image store is not the one configured."
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="`degraded`: the state store or the image store is not the one "
+        "configured; `unavailable` (with HTTP 503): the shared state store cannot be reached."
     )
     version: str
     providers: list[str]
