@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +24,7 @@ from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
 from .health import OK, KeyHealth, KeyState
-from .models import Model, Provider
+from .models import ChatModel, Model, Provider
 from .plugins import get_plugin_manager, new_plugin_manager, plugin_info
 from .request import ImageRequest
 from .results import ImageResult
@@ -33,6 +33,8 @@ from .state import StateStore, fingerprint, open_state
 if TYPE_CHECKING:
     import httpx
     import pluggy
+
+    from .chat import ChatRequest, ChatResult
 
 __all__ = ["Gate", "KeyStatus", "ProviderStatus"]
 
@@ -294,15 +296,32 @@ class Gate:
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+        enhance: bool | str | None = None,
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
 
         `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        `enhance=True` (or a chat model's id) first rewrites the prompt with a chat model
+        (`imagegate.enhance`); the result's `revised_prompt` is what the images were made of.
         """
         from .failover import generate
 
+        if enhance:
+            from .enhance import enhanced
+
+            return await enhanced(
+                self,
+                prompt,
+                enhance,
+                model=model,
+                token=token,
+                progress=progress,
+                timeout=timeout,
+                fallbacks=fallbacks,
+                params=params,
+            )
         return await generate(
             self,
             prompt,
@@ -317,6 +336,60 @@ class Gate:
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
         """Blocking `agenerate`, run on this gate's own event-loop thread."""
         return self._run(self.agenerate, prompt, **kwargs)
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def list_chat_models(self, provider: str | None = None) -> list[ChatModel]:
+        """Every chat (LLM) model, or those of one provider (id or prefix)."""
+        wanted = (provider or "").lower()
+        return [
+            m
+            for m in self.catalog.chat
+            if not wanted or wanted in {m.provider.id, m.provider.model_prefix}
+        ]
+
+    def get_chat_model(self, model_id: str | None = None) -> ChatModel:
+        """The chat model an id names (None: the default one); `InvalidModel` if none."""
+        from .chatting import resolve_chat
+
+        return resolve_chat(self, model_id).model
+
+    async def achat(
+        self,
+        messages: str | list[dict[str, Any]] | ChatRequest,
+        *,
+        model: str | None = None,
+        token: str | Sequence[str] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> ChatResult:
+        """Ask a chat model. `messages` is a prompt or OpenAI's message list; `params` are
+        OpenAI's other chat fields (temperature, max_tokens, ...), passed through."""
+        from .chat import build_chat_request
+        from .chatting import achat
+
+        request = build_chat_request(messages, model=model, **params)
+        return await achat(self, request, token=token, timeout=timeout)
+
+    def chat(self, messages: str | list[dict[str, Any]] | ChatRequest, **kwargs: Any) -> ChatResult:
+        """Blocking `achat`."""
+        return self._run(self.achat, messages, **kwargs)
+
+    def astream_chat(
+        self,
+        messages: str | list[dict[str, Any]] | ChatRequest,
+        *,
+        model: str | None = None,
+        token: str | Sequence[str] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The answer as OpenAI's `chat.completion.chunk` dicts, as they arrive."""
+        from .chat import build_chat_request
+        from .chatting import astream_chat
+
+        request = build_chat_request(messages, model=model, **params)
+        return astream_chat(self, request, token=token, timeout=timeout)
 
     # -- resources ------------------------------------------------------------------------
 

@@ -178,6 +178,13 @@ class ImageResult(BaseModel):
     chain: list[ChainStep] = Field(default_factory=list)
     """For `any/<family>` and fallbacks: each model considered, in order, and what became
     of it (the one that served included); empty for a request to one model."""
+    revised_prompt: str | None = None
+    """With `enhance=`: the prompt a chat model rewrote, which the images were made from
+    (the caller's own is `prompt`)."""
+    prompt: str | None = None
+    """With `enhance=`: the caller's prompt, before it was rewritten."""
+    enhanced_by: str | None = None
+    """With `enhance=`: the chat model that rewrote the prompt (`a4f/provider-3/deepseek-v3`)."""
 
     def __len__(self) -> int:
         return len(self.images)

@@ -16,12 +16,25 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
     caps = model.capabilities
     problems: list[Problem] = []
     for side, value in (("width", request.width), ("height", request.height)):
-        if value is not None and not caps.min_side <= value <= caps.max_side:
+        if caps.sizes or value is None:
+            continue  # a model of listed sizes names them (below)
+        if not caps.min_side <= value <= caps.max_side:
             problems.append(
                 Problem(
                     "size",
                     f"size: {side} {value} is outside {caps.min_side}-{caps.max_side} "
                     f"for {model.full_id}",
+                )
+            )
+    problems += _size_rules(request, model)
+    for name, allowed in caps.options.items():
+        value = getattr(request, name, None)
+        if value is not None and allowed and str(value) not in allowed:
+            problems.append(
+                Problem(
+                    name,
+                    f"{name}: {value!r} is not one {model.full_id} takes; use one of "
+                    f"{', '.join(allowed)}",
                 )
             )
     steps = request.steps
@@ -44,3 +57,37 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _size_rules(request: ImageRequest, model: Model) -> list[Problem]:
+    """A listed-sizes model's list; a shape or area limit (OpenAI's GPT Image models)."""
+    caps = model.capabilities
+    width, height = request.width, request.height
+    if width is None or height is None:
+        return []
+    size = f"{width}x{height}"
+    if caps.sizes and size not in caps.sizes:
+        return [
+            Problem(
+                "size", f"size: {model.full_id} makes only {', '.join(caps.sizes)} (got {size})"
+            )
+        ]
+    if caps.max_ratio and max(width, height) > caps.max_ratio * min(width, height):
+        return [
+            Problem(
+                "size",
+                f"size: {size} is too narrow for {model.full_id}: the long side may be at most "
+                f"{caps.max_ratio:g} times the short one",
+            )
+        ]
+    pixels = width * height
+    low, high = caps.min_pixels, caps.max_pixels
+    if (low and pixels < low) or (high and pixels > high):
+        return [
+            Problem(
+                "size",
+                f"size: {size} is {pixels} pixels; {model.full_id} makes "
+                f"{low or 1}-{high or 'any'} pixels per image",
+            )
+        ]
+    return []
