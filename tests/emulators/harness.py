@@ -13,7 +13,13 @@ from .server import ServerThread
 __all__ = ["EMULATORS", "Emulator", "start_emulator"]
 
 # name -> the provider id whose IMAGEGATE_<ID>_BASE_URL points at it
-EMULATORS = {"a4f": "a4f", "gitee": "gitee", "modelscope": "modelscope", "spaces": "huggingface"}
+EMULATORS = {
+    "a4f": "a4f",
+    "gitee": "gitee",
+    "modelscope": "modelscope",
+    "spaces": "huggingface",
+    "openai": "openai",  # OpenAI's API: a channel added with `--preset openai`
+}
 
 
 @dataclass

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidRequest
-from .models import AuthMode, Capabilities
+from .models import AuthMode, Capabilities, Provider
 
 __all__ = [
     "DISCOVERED",
@@ -120,6 +120,26 @@ class Channel(BaseModel):
     def stored(self) -> dict:
         """The channel as the file keeps it (the name is its key there)."""
         return self.model_dump(mode="json", exclude={"name"}, exclude_defaults=True)
+
+    def provider(self) -> Provider:
+        """The provider this channel is: id, model prefix and default auth prefix its name."""
+        return Provider(
+            id=self.name,
+            display_name=self.display_name or self.name,
+            model_prefix=self.name,
+            auth_prefix=self.auth_prefix or self.name,
+            auth=self.auth,
+            image_format="png",
+            base_url=self.base_url,
+            key_url=self.key_url,
+            docs_url=self.docs_url,
+            extra_token_env=(self.token_env,) if self.token_env else (),
+            distribution="imagegate-openai",
+            model_id_hint=f"the models of channel {self.name} are those `imagegate channels "
+            f"show {self.name}` lists",
+            quota_reset=None,  # an endpoint's quota is its own: its answers say when
+            unsupported="reject",
+        )
 
 
 class ChannelsFileError(InvalidRequest):

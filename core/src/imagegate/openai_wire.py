@@ -11,27 +11,28 @@ moderation, style), and the spec's extensions for servers that take them (`negat
 Chat: `POST {base}/chat/completions`, plain or streamed as server-sent events
 (`data: {chunk}` lines, then `data: [DONE]`). Models: `GET {base}/models`.
 
-A plugin passes `error_for(response)`, its mapping of a non-200 answer to an
-`imagegate.errors` exception (`imagegate.upstream.error_for_response` by default).
+Requests go through `imagegate.kit` (the shared client, the base URL, the bearer token, the
+deadline) and answers are read by `kit.json_images`. A plugin passes `error_for(response)`,
+its mapping of a non-200 answer to an `imagegate.errors` exception
+(`imagegate.upstream.error_for_response`, refined as the service needs).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from . import kit
 from .errors import ImagegateError, ProviderError
-from .results import GeneratedImage
 
 if TYPE_CHECKING:
     import httpx
 
     from .context import GenerateContext
-    from .models import Model
+    from .models import ChatModel, Model
     from .request import ImageRequest
+    from .results import GeneratedImage
 
 __all__ = [
     "EXTENSIONS",
@@ -82,93 +83,53 @@ def image_body(
 async def generate_images(
     context: GenerateContext,
     body: dict[str, Any],
+    model: Model,
     token: str | None,
     *,
-    name: str,
-    provider: str,
     error_for: ErrorFor,
 ) -> list[GeneratedImage]:
     """`body["n"]` images: one call, and more while the endpoint returns fewer."""
     wanted = int(body.get("n", 1))
+    name = model.provider.display_name
     images: list[GeneratedImage] = []
     while len(images) < wanted:  # each round adds at least one image or raises
         ask = wanted - len(images)
-        context.report("submitted", message=f"{name} {body.get('model')}, {ask} image(s)")
-        response = await context.client.post(
-            _url(context, "images/generations"),
-            json={**body, "n": ask},
-            headers=_headers(token),
-            timeout=context.remaining(),
+        context.report("submitted", message=f"{name} {model.id}, {ask} image(s)")
+        response = await kit.post(
+            context, "images/generations", json={**body, "n": ask}, token=token
         )
-        if response.status_code != 200:
-            raise error_for(response)
-        images += parse_images(response, name=name, provider=provider, error_for=error_for)
+        images += parse_images(response, model, token, error_for=error_for)
     context.report("done")
     return images[:wanted]
 
 
 def parse_images(
-    response: httpx.Response, *, name: str, provider: str, error_for: ErrorFor
+    response: httpx.Response, model: Model, token: str | None, *, error_for: ErrorFor
 ) -> list[GeneratedImage]:
-    """The images of a 200 answer; `ProviderError` when the body is not what OpenAI's
-    shape promises (an error inside a 200 goes to `error_for`)."""
+    """The images of an answer (`imagegate.kit.json_images`); an error answer, or an error
+    passed on inside a 200, goes to `error_for`."""
+    if response.status_code != 200:
+        raise error_for(response)
     try:
         payload = response.json()
     except ValueError:
-        raise ProviderError(
-            f"{name} answered HTTP 200 with a body that is not JSON "
-            f"({len(response.content)} bytes); try again later",
-            provider=provider,
-            transient=True,
-        ) from None
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not data and isinstance(payload, dict) and payload.get("error"):
-        raise error_for(response)  # an upstream failure passed on with a 200
-    if not isinstance(data, list) or not data:
-        raise ProviderError(f"{name} answered without images (no `data` items)", provider=provider)
-    shared: dict[str, Any] = {}
-    for key in ("created", "output_format", "quality", "background", "size", "usage"):
-        if payload.get(key) is not None:
-            shared[key] = payload[key]
-    return [_image(item, shared, name, provider) for item in data]
-
-
-def _image(item: Any, shared: dict[str, Any], name: str, provider: str) -> GeneratedImage:
-    metadata = dict(shared)
-    if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str):
-        metadata["revised_prompt"] = item["revised_prompt"]
-    if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
-        return GeneratedImage(url=item["url"], metadata=metadata)
-    if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
-        try:
-            data = base64.b64decode(item["b64_json"], validate=True)
-        except (binascii.Error, ValueError):
-            raise ProviderError(
-                f"{name} answered with a `b64_json` image that is not valid base64",
-                provider=provider,
-            ) from None
-        return GeneratedImage(data=data, metadata=metadata)
-    raise ProviderError(
-        f"{name} answered with an image item without `url` or `b64_json`", provider=provider
-    )
+        payload = None
+    if isinstance(payload, dict) and payload.get("error") and not payload.get("data"):
+        raise error_for(response)
+    return kit.json_images(response, model, token=token)
 
 
 async def chat_completion(
     context: GenerateContext,
     body: dict[str, Any],
+    model: ChatModel,
     token: str | None,
     *,
-    name: str,
-    provider: str,
     error_for: ErrorFor,
 ) -> dict[str, Any]:
     """OpenAI's `chat.completion` object for a body without `stream`."""
-    response = await context.client.post(
-        _url(context, "chat/completions"),
-        json=body,
-        headers=_headers(token),
-        timeout=context.remaining(),
-    )
+    name, provider = model.provider.display_name, model.provider.id
+    response = await kit.post(context, "chat/completions", json=body, token=token)
     if response.status_code != 200:
         raise error_for(response)
     try:
@@ -189,19 +150,22 @@ async def chat_completion(
 async def chat_stream(
     context: GenerateContext,
     body: dict[str, Any],
+    model: ChatModel,
     token: str | None,
     *,
-    name: str,
-    provider: str,
     error_for: ErrorFor,
 ) -> AsyncIterator[dict[str, Any]]:
     """The `chat.completion.chunk`s of a streamed answer, as they arrive."""
+    name, provider = model.provider.display_name, model.provider.id
+    headers = {"Accept": "text/event-stream"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     async with context.client.stream(
         "POST",
-        _url(context, "chat/completions"),
+        kit.url(context, "chat/completions"),
         json={**body, "stream": True},
-        headers={**_headers(token), "Accept": "text/event-stream"},
-        timeout=context.remaining(),
+        headers=headers,
+        timeout=max(0.01, context.remaining()),
     ) as response:
         if response.status_code != 200:
             await response.aread()
@@ -245,14 +209,3 @@ def model_list(payload: Any) -> list[tuple[str, str | None]]:
             kind = item.get("type") or item.get("sub_type")
             found.append((item["id"].strip(), kind if isinstance(kind, str) else None))
     return found
-
-
-def _url(context: GenerateContext, path: str) -> str:
-    return f"{(context.base_url or '').rstrip('/')}/{path}"
-
-
-def _headers(token: str | None) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers

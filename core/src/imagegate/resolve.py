@@ -78,9 +78,10 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
     if unsupported and not _drops(request, model):
         raise InvalidRequest(
             f"{model.full_id} does not take {', '.join(unsupported)}; it takes: "
-            f"{describe_takes(model)}. Leave them out, or send drop_unsupported=true to have "
-            "them dropped with a warning",
+            f"{describe_takes(model)}. Leave them out, or send drop_unsupported: true to "
+            "have them dropped with a warning",
             param=unsupported[0],
+            hint="--drop-unsupported in the CLI, drop_unsupported=True in Python",
         )
     return request.model_copy(update=changes), warnings
 
@@ -93,7 +94,14 @@ def describe_takes(model: Model) -> str:
     elif caps.aspect_ratios:
         size = f"size (aspect ratios {', '.join(caps.aspect_ratios)})"
     else:
-        size = f"size ({caps.min_side}-{caps.max_side} px per side)"
+        rules = [f"{caps.min_side}-{caps.max_side} px per side"]
+        if caps.size_step > 1:
+            rules.append(f"multiples of {caps.size_step}")
+        if caps.max_ratio:
+            rules.append(f"at most {caps.max_ratio:g}:1")
+        if caps.min_pixels or caps.max_pixels:
+            rules.append(f"{caps.min_pixels or 1}-{caps.max_pixels or 'any'} pixels")
+        size = f"size ({', '.join(rules)})"
     parts = ["prompt", size, "n"]
     if caps.negative_prompt:
         parts.append("negative_prompt")

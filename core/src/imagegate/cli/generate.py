@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import console, factory, output, progress
+from .generate_options import OPENAI_FIELDS, openai_options
 
 if TYPE_CHECKING:
     from imagegate import ImageResult
@@ -65,6 +66,11 @@ if TYPE_CHECKING:
     "--timeout", type=float, metavar="SECONDS", help="Give up after this long (default 300)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
+@click.option(
+    "--enhance", is_flag=True, help="Rewrite the prompt with a chat model first (see --json)."
+)
+@click.option("--enhance-model", metavar="ID", help="The chat model for --enhance.")
+@openai_options
 def generate(
     prompt: str | None,
     model: str | None,
@@ -81,6 +87,9 @@ def generate(
     as_json: bool,
     timeout: float | None,
     no_progress: bool,
+    enhance: bool,
+    enhance_model: str | None,
+    **options: Any,
 ) -> None:
     """Generate images from PROMPT and save them.
 
@@ -93,6 +102,7 @@ def generate(
       imagegate generate -m gitee/qwen-image --aspect 16:9 -n 2 "a harbour at dusk" -o out/
       imagegate generate -m any/z-image-turbo "a lighthouse"   # whichever provider can
       echo "a red fox" | imagegate generate - --json
+      imagegate generate --enhance "a lighthouse"             # a chat model rewrites it
     """
     console.add_secret(token)
     prompt = _read_prompt(prompt)
@@ -107,8 +117,11 @@ def generate(
         "negative_prompt": negative,
         "n": count,
     }
+    params.update({k: v for k, v in options.items() if v is not None and v is not False})
     if fallbacks:
         params["fallbacks"] = list(fallbacks)
+    if enhance or enhance_model:
+        params["enhance"] = enhance_model or True
     show_progress = progress.wanted(disabled=no_progress)
     result = _run(prompt, model, token, timeout, params, show_progress)
     for warning in result.warnings:
@@ -229,6 +242,7 @@ def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, 
             "negative_prompt": request.negative_prompt,
             "seed": request.seed,
             "n": request.n,
+            **{name: getattr(request, name) for name in OPENAI_FIELDS if getattr(request, name)},
         },
         "images": [
             {
@@ -245,4 +259,9 @@ def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, 
         ],
         "warnings": list(result.warnings),
         "chain": [step.model_dump(mode="json") for step in result.chain],
+        **(
+            {"revised_prompt": result.revised_prompt, "enhanced_by": result.enhanced_by}
+            if result.revised_prompt
+            else {}
+        ),
     }

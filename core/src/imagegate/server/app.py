@@ -26,11 +26,12 @@ from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, InvalidModel
 
 from .auth import caller_tokens
+from .chat import install_chat
 from .errors import install_handlers, invalid_body, plain_error
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
-from .models_view import family_entry, model_entry
+from .models_view import chat_entry, family_entry, model_entry
 from .schemas import GenerationBody
 
 __all__ = ["create_app"]
@@ -153,6 +154,8 @@ def create_app(
         description="OpenAI's body plus the spec's extensions at the top level.",
     )(generations)
 
+    install_chat(app, gate, api_key=api_key, timeout=timeout, max_body=max_body)
+
     @app.get("/v1/images/files/{name}")
     async def image_file(name: str) -> Response:
         """An image this server holds for a `url` answer (unguessable id, expires)."""
@@ -179,6 +182,7 @@ def create_app(
         if cached is None or cached[0] is not catalog:
             entries = [model_entry(m) for m in catalog]
             entries += [family_entry(f) for f in catalog.families.values()]
+            entries += [chat_entry(m) for m in catalog.chat]
             data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
@@ -194,7 +198,12 @@ def create_app(
         family = gate.get_family(model_id)
         if family is not None:
             return json_response(family_entry(family))
-        return json_response(model_entry(gate.get_model(model_id)))
+        try:
+            return json_response(model_entry(gate.get_model(model_id)))
+        except InvalidModel:
+            if not gate.catalog.chat:
+                raise
+            return json_response(chat_entry(gate.get_chat_model(model_id)))
 
     return app
 
@@ -233,7 +242,7 @@ async def _render(
         else:
             item["url"] = f"{base}/v1/images/files/{store.put(image.data or b'', image.mime_type)}"
         item["seed"] = image.seed
-        revised = image.metadata.get("revised_prompt")
+        revised = image.metadata.get("revised_prompt") or result.revised_prompt
         if revised:
             item["revised_prompt"] = revised
         data.append(item)

@@ -13,11 +13,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from imagegate.request import MAX_N, MAX_SEED
 
-__all__ = ["IGNORED_OPENAI_FIELDS", "GenerationBody"]
+__all__ = ["OPENAI_IMAGE_FIELDS", "GenerationBody"]
 
-# Fields of OpenAI's newer image models that no provider here has: accepted, so a client
-# written for OpenAI works, and named in the response's warnings.
-IGNORED_OPENAI_FIELDS = ("background", "moderation", "output_compression", "output_format")
+# Fields of OpenAI's GPT Image models: sent to the models that declare them (OpenAI's own,
+# through a channel), dropped with a warning by the others, or refused by a channel's.
+OPENAI_IMAGE_FIELDS = ("background", "moderation", "output_compression", "output_format")
 
 
 class GenerationBody(BaseModel):
@@ -52,20 +52,22 @@ class GenerationBody(BaseModel):
     partial_images: Literal[0] | None = None
     background: str | None = None
     moderation: str | None = None
-    output_compression: int | None = None
+    output_compression: int | None = Field(default=None, ge=0, le=100)
     output_format: str | None = None
+    drop_unsupported: bool | None = Field(
+        default=None,
+        description="true: a parameter the model does not take is dropped with a warning "
+        "instead of a 400 (channels refuse them by default).",
+    )
+    enhance: bool | str | None = Field(
+        default=None,
+        description="true (or a chat model's id): a chat model rewrites the prompt first; "
+        "each image's revised_prompt says what was drawn.",
+    )
 
     def generate_kwargs(self) -> tuple[dict, list[str]]:
         """Keyword arguments for `Gate.agenerate`, and warnings about ignored fields."""
-        params = self.model_dump(
-            exclude_none=True,
-            exclude={"stream", "partial_images", *IGNORED_OPENAI_FIELDS},
-        )
+        params = self.model_dump(exclude_none=True, exclude={"stream", "partial_images"})
         if params.get("size", "").strip().lower() == "auto":
             del params["size"]
-        warnings = [
-            f"{name} ignored: no imagegate provider supports it"
-            for name in IGNORED_OPENAI_FIELDS
-            if getattr(self, name) is not None
-        ]
-        return params, warnings
+        return params, []

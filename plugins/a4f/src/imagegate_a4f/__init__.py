@@ -10,9 +10,18 @@ from __future__ import annotations
 from imagegate import GenerateContext, GeneratedImage, ImageRequest, Model, hookimpl
 
 from . import wire
+from .chat import CHAT_MODELS, chat, list_chat_models
 from .models import MODELS, PROVIDER
 
-__all__ = ["MODELS", "PROVIDER", "generate", "list_models"]
+__all__ = [
+    "CHAT_MODELS",
+    "MODELS",
+    "PROVIDER",
+    "chat",
+    "generate",
+    "list_chat_models",
+    "list_models",
+]
 
 
 @hookimpl
