@@ -9,6 +9,7 @@ import imagegate
 from imagegate import errors, hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
+HOOKS = ("list_models", "validate", "generate", "list_chat_models", "chat")
 
 
 def test_all_lists_exactly_the_public_names():
@@ -36,7 +37,7 @@ def test_errors_all_lists_every_error_class():
 
 def test_every_hook_is_documented_with_its_exact_signature():
     guide = (ROOT / "docs" / "plugins.md").read_text()
-    for name in ("list_models", "validate", "generate"):
+    for name in HOOKS:
         spec = getattr(hookspecs, name)
         parameters = ", ".join(inspect.signature(spec).parameters)
         assert f"{name}({parameters})" in guide, name
@@ -45,5 +46,10 @@ def test_every_hook_is_documented_with_its_exact_signature():
 
 def test_every_hook_has_a_test():
     tests = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
-    for name in ("def list_models", "def validate", "def generate"):
-        assert name in tests
+    for name in HOOKS:
+        assert f"def {name}(" in tests, name
+
+
+def test_the_hooks_listed_here_are_all_the_hooks():
+    specs = {name for name, value in vars(hookspecs).items() if hasattr(value, "imagegate_spec")}
+    assert specs == set(HOOKS)
