@@ -10,7 +10,7 @@ from typing import Any
 from .control import Control
 from .server import ServerThread
 
-__all__ = ["EMULATORS", "Emulator", "start_emulator"]
+__all__ = ["DEFAULT_EMULATORS", "EMULATORS", "Emulator", "start_emulator"]
 
 # name -> the provider id whose IMAGEGATE_<ID>_BASE_URL points at it
 EMULATORS = {
@@ -18,8 +18,12 @@ EMULATORS = {
     "gitee": "gitee",
     "modelscope": "modelscope",
     "spaces": "huggingface",
+    "real_spaces": "huggingface",  # two Spaces rebuilt from their app.py (real_spaces.py)
     "openai": "openai",  # OpenAI's API: a channel added with `--preset openai`
 }
+DEFAULT_EMULATORS = ("a4f", "gitee", "modelscope", "spaces", "openai")
+"""What `python -m tests.emulators` starts with no names: one per provider (and OpenAI's
+API, for a channel added with `--preset openai`)."""
 
 
 @dataclass

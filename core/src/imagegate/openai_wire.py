@@ -113,7 +113,12 @@ def parse_images(
     try:
         payload = response.json()
     except ValueError:
-        payload = None
+        raise ProviderError(
+            f"{model.provider.display_name} answered HTTP 200 with a body that is not JSON "
+            f"({len(response.content)} bytes); try again later",
+            provider=model.provider.id,
+            transient=True,  # a cut-off answer: the next one is usually whole
+        ) from None
     if isinstance(payload, dict) and payload.get("error") and not payload.get("data"):
         raise error_for(response)
     return kit.json_images(response, model, token=token)

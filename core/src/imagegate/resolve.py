@@ -3,7 +3,10 @@
 A value the model does not support is dropped with a warning carried in the result, never
 silently, or, where the provider rejects such values (`Provider.unsupported`, overridden
 by the request's `drop_unsupported`), refused with an error naming what the model takes.
-A value out of range is left for validation to reject.
+A value out of range is left for validation to reject. A size the caller typed in pixels is
+theirs: one off the model's `size_step` (or its listed `sizes`) is rejected by validation.
+A size the core chose (from an aspect ratio or the default) is snapped to the step, or to
+the listed size nearest in shape, with a warning when that changed it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 from .errors import InvalidRequest
 from .models import OPTION_FIELDS, Model
 from .request import MAX_SEED, ImageRequest, parse_size
+from .validation import snap_side
 
 __all__ = ["describe_takes", "resolve_request"]
 
@@ -41,6 +45,15 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
                 f"{', '.join(caps.sizes)}"
             )
         width, height = made
+    elif _chosen_by_core(request) and caps.size_step > 1 and not caps.aspect_ratios:
+        snapped = snap_side(width, caps), snap_side(height, caps)
+        if snapped != (width, height):
+            asked = ratio or f"{width}x{height}"
+            warnings.append(
+                f"size {asked} made as {snapped[0]}x{snapped[1]}: {model.full_id} takes "
+                f"multiples of {caps.size_step}"
+            )
+            width, height = snapped
     changes.update(width=width, height=height, aspect_ratio=ratio)
 
     if caps.steps is None:

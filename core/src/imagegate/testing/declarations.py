@@ -10,13 +10,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .. import hookspecs
 from ..catalog import FIRST_PARTY
 from ..models import Capabilities, Model, Provider
 from ..request import ASPECT_RATIOS, parse_size
 
 __all__ = ["HOOKS", "check_hooks", "check_models"]
 
-HOOKS = ("list_models", "validate", "generate")
+HOOKS = tuple(name for name, spec in vars(hookspecs).items() if hasattr(spec, "imagegate_spec"))
+"""Every hook of `imagegate.hookspecs`: the image hooks, then the optional ones."""
 _MARK = "imagegate_impl"  # the attribute pluggy's HookimplMarker("imagegate") sets
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
