@@ -17,7 +17,7 @@ import random
 from .errors import InvalidRequest
 from .models import OPTION_FIELDS, Model
 from .request import MAX_SEED, ImageRequest, parse_size
-from .validation import snap_side
+from .validation import size_rule, snap_side
 
 __all__ = ["describe_takes", "resolve_request"]
 
@@ -102,26 +102,14 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
 def describe_takes(model: Model) -> str:
     """Everything a request to `model` may carry, with the values it accepts."""
     caps = model.capabilities
-    if caps.sizes:
-        size = f"size ({', '.join(caps.sizes)})"
-    elif caps.aspect_ratios:
-        size = f"size (aspect ratios {', '.join(caps.aspect_ratios)})"
-    else:
-        rules = [f"{caps.min_side}-{caps.max_side} px per side"]
-        if caps.size_step > 1:
-            rules.append(f"multiples of {caps.size_step}")
-        if caps.max_ratio:
-            rules.append(f"at most {caps.max_ratio:g}:1")
-        if caps.min_pixels or caps.max_pixels:
-            rules.append(f"{caps.min_pixels or 1}-{caps.max_pixels or 'any'} pixels")
-        size = f"size ({', '.join(rules)})"
+    size = f"size ({size_rule(caps).removeprefix('only ')})"
     parts = ["prompt", size, "n"]
     if caps.negative_prompt:
         parts.append("negative_prompt")
     if caps.steps:
-        parts.append(f"steps ({caps.steps})")
+        parts.append(f"steps {caps.steps}")
     if caps.guidance:
-        parts.append(f"guidance_scale ({caps.guidance})")
+        parts.append(f"guidance_scale {caps.guidance}")
     if caps.seed:
         parts.append("seed")
     for name, allowed in caps.options.items():

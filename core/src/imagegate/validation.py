@@ -68,8 +68,16 @@ def size_rule(caps: Capabilities) -> str:
     """The model's pixel sizes in words: `512-2048 px per side, multiples of 16`."""
     if caps.aspect_ratios:
         return f"aspect ratios {', '.join(caps.aspect_ratios)}"
-    rule = f"{caps.min_side}-{caps.max_side} px per side"
-    return f"{rule}, multiples of {caps.size_step}" if caps.size_step > 1 else rule
+    if caps.sizes:
+        return f"only {', '.join(caps.sizes)}"
+    rules = [f"{caps.min_side}-{caps.max_side} px per side"]
+    if caps.size_step > 1:
+        rules.append(f"multiples of {caps.size_step}")
+    if caps.max_ratio:
+        rules.append(f"at most {caps.max_ratio:g}:1")
+    if caps.min_pixels or caps.max_pixels:
+        rules.append(f"{caps.min_pixels or 1}-{caps.max_pixels or 'any'} pixels")
+    return ", ".join(rules)
 
 
 def snap_side(value: int, caps: Capabilities) -> int:

@@ -33,7 +33,11 @@ class GenerationBody(BaseModel):
     )
     n: int | None = Field(default=None, ge=1, le=MAX_N)
     size: str | None = Field(default=None, description="`WxH` or an aspect ratio like `16:9`.")
-    quality: str | None = Field(default=None, description="`hd`/`high`: more steps by default.")
+    quality: str | None = Field(
+        default=None,
+        description="GPT Image models: low, medium, high, auto; elsewhere `hd`/`high` means "
+        "more steps by default.",
+    )
     response_format: Literal["url", "b64_json"] | None = None
     style: str | None = None
     user: str | None = Field(default=None, description="Accepted; never sent to a provider.")
