@@ -80,6 +80,16 @@ def test_the_same_channel_serves_the_server_and_its_model_list(invoke, openai_ap
             extra_body={"enhance": "openai/gpt-5.4-mini"},
         )
         assert enhanced.data[0].revised_prompt == f"a fox{ENHANCED_SUFFIX}"
+        with pytest.raises(openai.BadRequestError, match="does not take steps; it takes: prompt"):
+            client.images.generate(model="openai/gpt-image-2", prompt="x", extra_body={"steps": 4})
+        dropped = client.images.with_raw_response.generate(
+            model="openai/gpt-image-2",
+            prompt="x",
+            extra_body={"steps": 4, "drop_unsupported": True},
+        )
+        assert dropped.http_response.json()["warnings"] == [
+            "steps ignored: openai/gpt-image-2 has no steps setting"
+        ]
     finally:
         server.stop()
     sent = [r.json for r in openai_api.requests if r.path.endswith("/images/generations")]
