@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .attempts import call_provider, mapped_failures
-from .chat import ChatEntry, ChatRequest, ChatResult
+from .chat import ChatEntry, ChatRequest, ChatResult, build_chat_request
 from .context import GenerateContext
 from .credentials import split_tokens
 from .errors import ImagegateError, InvalidModel, ProviderError, Timeout
@@ -48,9 +48,16 @@ def resolve_chat(gate: Gate, model_id: str | None) -> ChatEntry:
 
 
 async def achat(
-    gate: Gate, request: ChatRequest, *, token: str | Sequence[str] | None, timeout: float | None
+    gate: Gate,
+    messages: str | list[dict[str, Any]] | ChatRequest,
+    *,
+    model: str | None = None,
+    token: str | Sequence[str] | None = None,
+    timeout: float | None = None,
+    **params: Any,
 ) -> ChatResult:
     started = time.monotonic()
+    request = build_chat_request(messages, model=model, **params)
     entry, context, tokens, secrets = _prepare(gate, request, token, timeout, started)
     model = entry.model
     try:
@@ -76,11 +83,18 @@ async def achat(
 
 
 async def astream_chat(
-    gate: Gate, request: ChatRequest, *, token: str | Sequence[str] | None, timeout: float | None
+    gate: Gate,
+    messages: str | list[dict[str, Any]] | ChatRequest,
+    *,
+    model: str | None = None,
+    token: str | Sequence[str] | None = None,
+    timeout: float | None = None,
+    **params: Any,
 ) -> AsyncIterator[dict[str, Any]]:
     """The chunks of a streamed answer. Errors before the first chunk are raised by the
     first `__anext__`, like any other error; later ones end the stream."""
     started = time.monotonic()
+    request = build_chat_request(messages, model=model, **params)
     request = request.model_copy(update={"stream": True})
     entry, context, tokens, secrets = _prepare(gate, request, token, timeout, started)
     model = entry.model

@@ -31,10 +31,14 @@ from .results import ImageResult
 from .state import StateStore, fingerprint, open_state
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import httpx
     import pluggy
 
     from .chat import ChatRequest, ChatResult
+
+    Messages: TypeAlias = str | list[dict[str, Any]] | ChatRequest
 
 __all__ = ["Gate", "KeyStatus", "ProviderStatus"]
 
@@ -354,42 +358,23 @@ class Gate:
 
         return resolve_chat(self, model_id).model
 
-    async def achat(
-        self,
-        messages: str | list[dict[str, Any]] | ChatRequest,
-        *,
-        model: str | None = None,
-        token: str | Sequence[str] | None = None,
-        timeout: float | None = None,
-        **params: Any,
-    ) -> ChatResult:
-        """Ask a chat model. `messages` is a prompt or OpenAI's message list; `params` are
-        OpenAI's other chat fields (temperature, max_tokens, ...), passed through."""
-        from .chat import build_chat_request
+    async def achat(self, messages: Messages, **kwargs: Any) -> ChatResult:
+        """Ask a chat model: `messages` is a prompt, OpenAI's message list or a `ChatRequest`;
+        keywords: model, token, timeout, and OpenAI's other chat fields (temperature,
+        max_tokens, ...), passed through."""
         from .chatting import achat
 
-        request = build_chat_request(messages, model=model, **params)
-        return await achat(self, request, token=token, timeout=timeout)
+        return await achat(self, messages, **kwargs)
 
-    def chat(self, messages: str | list[dict[str, Any]] | ChatRequest, **kwargs: Any) -> ChatResult:
+    def chat(self, messages: Messages, **kwargs: Any) -> ChatResult:
         """Blocking `achat`."""
         return self._run(self.achat, messages, **kwargs)
 
-    def astream_chat(
-        self,
-        messages: str | list[dict[str, Any]] | ChatRequest,
-        *,
-        model: str | None = None,
-        token: str | Sequence[str] | None = None,
-        timeout: float | None = None,
-        **params: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The answer as OpenAI's `chat.completion.chunk` dicts, as they arrive."""
-        from .chat import build_chat_request
+    def astream_chat(self, messages: Messages, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """`achat`'s answer as OpenAI's `chat.completion.chunk` dicts, as they arrive."""
         from .chatting import astream_chat
 
-        request = build_chat_request(messages, model=model, **params)
-        return astream_chat(self, request, token=token, timeout=timeout)
+        return astream_chat(self, messages, **kwargs)
 
     # -- resources ------------------------------------------------------------------------
 
