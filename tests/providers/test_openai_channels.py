@@ -238,3 +238,32 @@ def test_the_plugin_works_beside_a4f_which_serves_chat_too(a4f_emulator, local_c
         ids = [m.full_id for m in g.list_chat_models()]
         assert "a4f/provider-3/deepseek-v3" in ids
         assert g.chat("hello", model="a4f/deepseek-v3").text == "You said: hello"
+
+
+@pytest.mark.parametrize("kind", ["malformed_json", "missing_data"])
+def test_an_answer_without_images_is_a_provider_error_naming_the_channel(local_channel, kind):
+    local_channel.script(kind)
+    with gate() as g, pytest.raises(errors.ProviderError) as caught:
+        g.generate("a cat", model="local/qwen-image")
+    assert caught.value.provider == "local" and caught.value.message.startswith("local")
+
+
+def test_a_truncated_image_is_refused(local_channel):
+    local_channel.script("truncated_image")
+    with gate() as g:
+        result = g.generate("a cat", model="local/qwen-image", size="256x256")
+        with pytest.raises(errors.ProviderError, match="truncated"):
+            result.images[0].read()
+
+
+def test_a_chat_stream_cut_short_is_an_error_not_a_short_answer(local_channel):
+    import asyncio
+
+    local_channel.script("stream_cut")
+
+    async def streamed():
+        async with gate() as g:
+            return [c async for c in g.astream_chat("one two three four", model="local/qwen3-8b")]
+
+    with pytest.raises(errors.ProviderError, match=r"before `\[DONE\]`"):
+        asyncio.run(streamed())
