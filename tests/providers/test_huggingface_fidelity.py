@@ -233,8 +233,14 @@ async def test_the_server_answers_with_a_gallery_spaces_image(spaces_emulator, s
             "/v1/images/generations",
             json={"model": "hf/flux-1-schnell", "prompt": "a cat", "size": "256x256"},
         )
-    assert answer.status_code == 200, answer.text
-    assert f"/_gallery/{FLUX}/gradio_api/file=" in answer.json()["data"][0]["url"]
+        assert answer.status_code == 200, answer.text
+        # the gallery's image, stored and served by imagegate: a Space's file URL never leaks
+        url = answer.json()["data"][0]["url"]
+        assert url.startswith("http://imagegate.test/v1/images/files/")
+        assert "gradio_api" not in answer.text
+        image = await c.get(url)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/webp"
+    assert image.content[8:12] == b"WEBP"
 
 
 def test_the_cli_falls_back_past_a_redirecting_space(spaces_emulator, cli, tmp_path):

@@ -24,10 +24,14 @@ from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
 from .health import OK, KeyHealth, KeyState
+from .history import History
+from .history import pass_links as _pass_links
+from .media import MediaStore, open_media
 from .models import ChatModel, Model, Provider
 from .plugins import get_plugin_manager, new_plugin_manager, plugin_info
 from .request import ImageRequest
 from .results import ImageResult
+from .retention import Janitor, parse_retention
 from .state import StateStore, fingerprint, open_state
 
 if TYPE_CHECKING:
@@ -96,7 +100,12 @@ class Gate:
     the keys file (a server does this unless it is protected). `state` is where key health
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
-    data dir. `clock` (unix seconds) exists for tests of waits.
+    data dir. `history=True` records every generation in the state store (`gate.history`
+    lists them); `keep_images=True` stores every image in `media` (a `MediaStore`, a URL,
+    or None for IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the
+    links of the providers in `pass_links`; both are kept for `retention` (seconds, `7d`,
+    `forever`; default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for
+    tests of waits and retention.
 
     `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
     ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
@@ -117,6 +126,11 @@ class Gate:
         retries: int = 2,
         use_stored_tokens: bool = True,
         state: StateStore | str | None = None,
+        history: bool = False,
+        keep_images: bool = False,
+        pass_links: Iterable[str] = (),
+        media: MediaStore | str | None = None,
+        retention: float | str | None = None,
         clock: Callable[[], float] | None = None,
         prefer: str | Sequence[str] | None = None,
         fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
@@ -139,7 +153,18 @@ class Gate:
         self._state_arg = state
         self._state: StateStore | None = state if isinstance(state, StateStore) else None
         self._own_state = not isinstance(state, StateStore)
-        self.health = KeyHealth(lambda: self.state, clock or time.time)
+        self.clock = clock or time.time
+        self.health = KeyHealth(lambda: self.state, self.clock)
+        self.record_history = history
+        self.keep_images = keep_images
+        self.pass_links = _pass_links(pass_links)
+        self.history_source = "library"
+        """What records say made them: `library`, or `cli` and `server` for those."""
+        self.retention = parse_retention(retention)
+        self._media_arg = media
+        self._media: MediaStore | None = media if isinstance(media, MediaStore) else None
+        self.history = History(self)
+        self.janitor = Janitor(lambda: self.state, lambda: self._media, self.retention, self.clock)
         self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
         self._portal: Any = None
         self._portal_cm: Any = None
@@ -249,6 +274,20 @@ class Gate:
                     self._state = open_state(arg if isinstance(arg, str) else None)
         return self._state
 
+    @property
+    def media(self) -> MediaStore:
+        """The media store for kept images (opened on first use)."""
+        if self._media is None:
+            with self._lock:
+                if self._media is None:
+                    arg = self._media_arg
+                    self._media = open_media(
+                        arg if isinstance(arg, str) else None,
+                        retention=self.retention,
+                        clock=self.clock,
+                    )
+        return self._media
+
     async def akey_status(self, provider: str | None = None) -> list[KeyStatus]:
         """Every configured token (and anonymous use where allowed) with its health, and
         every other token the state store knows of; never a token itself."""
@@ -301,6 +340,8 @@ class Gate:
         timeout: float | None = None,
         fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
         enhance: bool | str | None = None,
+        history: bool | None = None,
+        keep_images: bool | None = None,
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
@@ -309,8 +350,10 @@ class Gate:
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
         `enhance=True` (or a chat model's id) first rewrites the prompt with a chat model
         (`imagegate.enhance`); the result's `revised_prompt` is what the images were made of.
+        `history` and `keep_images` override the gate's settings for this call.
         """
         from .failover import generate
+        from .history import recorded
 
         if enhance:
             from .enhance import enhanced
@@ -324,9 +367,9 @@ class Gate:
                 progress=progress,
                 timeout=timeout,
                 fallbacks=fallbacks,
-                params=params,
+                params={**params, "history": history, "keep_images": keep_images},
             )
-        return await generate(
+        run = generate(
             self,
             prompt,
             model=model,
@@ -335,6 +378,16 @@ class Gate:
             timeout=timeout,
             fallbacks=fallbacks,
             params=params,
+        )
+        return await recorded(
+            self,
+            run,
+            prompt=prompt,
+            model=model,
+            params=params,
+            record=history,
+            keep=keep_images,
+            timeout=timeout,
         )
 
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
@@ -410,6 +463,9 @@ class Gate:
         return self._portal.call(lambda: func(*args, **kwargs))
 
     async def aclose(self) -> None:
+        await self.janitor.wait()
+        if self._media is not None:
+            await self._media.close()  # every stored image on disk before we go
         if self._own_client and self._client is not None:
             if self._client_loop is asyncio.get_running_loop():
                 await self._client.aclose()

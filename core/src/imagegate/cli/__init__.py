@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     ),
     "keys": ("imagegate.cli.keys:keys", "Store, list and remove provider tokens."),
     "channels": ("imagegate.cli.channels:channels", "Declare OpenAI-compatible endpoints."),
+    "history": ("imagegate.cli.history:history", "List, show, rerun and export past generations."),
     "plugins": ("imagegate.cli.plugins:plugins", "List installed plugins, or start a new one."),
     "serve": ("imagegate.cli.serve:serve", "Run the OpenAI-compatible HTTP server."),
 }
