@@ -152,9 +152,20 @@ def test_serve_passes_its_options_to_the_server(invoke, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: seen.update(kwargs))
-    done = invoke("serve", "--port", "9123", "--api-key", "k-123456789", "--workers", "2")
+    done = invoke(
+        "serve", "--port", "9123", "--api-key", "k-123456789", "--workers", "2",
+        "--timeout", "60", "--max-body", "128KB", "--max-image-bytes", "10MB",
+    )  # fmt: skip
     assert done.code == 0, done.stderr
-    assert seen == {"host": "127.0.0.1", "port": 9123, "api_key": "k-123456789", "workers": 2}
+    assert seen == {
+        "host": "127.0.0.1",
+        "port": 9123,
+        "api_key": "k-123456789",
+        "workers": 2,
+        "timeout": 60.0,
+        "max_body": 128 * 1024,
+        "max_image_bytes": 10 * 1024 * 1024,
+    }
 
 
 def test_serve_without_the_server_extra_gives_the_install_hint(invoke, monkeypatch):
@@ -179,3 +190,22 @@ def test_a_group_without_subcommand_shows_its_help(invoke):
     assert done.code in (0, 2)  # click 8.1 exits 0, 8.2+ exits 2
     assert "Usage: imagegate keys" in done.stdout + done.stderr
     assert "error:" not in done.stderr
+
+
+def test_serve_takes_several_rate_limit_windows(invoke, monkeypatch):
+    import imagegate.server
+
+    seen = {}
+    monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: seen.update(kwargs))
+    done = invoke("serve", "--rate-limit", "10/second", "--rate-limit", "1000/hour")
+    assert done.code == 0, done.stderr
+    assert seen["rate_limits"] == ["10/second", "1000/hour"]
+
+
+def test_serve_refuses_a_rate_limit_it_cannot_read(invoke, monkeypatch):
+    import imagegate.server
+
+    monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: None)
+    done = invoke("serve", "--rate-limit", "60/fortnight")
+    assert done.code == 2
+    assert "--rate-limit" in done.stderr and "60/minute" in done.stderr

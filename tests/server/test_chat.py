@@ -128,3 +128,41 @@ def test_a_protected_server_uses_its_own_token_for_chat(live_server, a4f_emulato
     assert answer.choices[0].message.content == "You said: hello there"
     with pytest.raises(openai.AuthenticationError):
         sdk(url, api_key="wrong-key-1234").chat.completions.create(model=MODEL, messages=HELLO)
+
+
+def test_a_chat_body_not_sent_as_json_is_a_415_before_anything(base_url, a4f_emulator):
+    body = '{"model": "a4f/provider-3/deepseek-v3", "messages": []}'
+    for content_type in ("text/plain", None):
+        headers = {"Authorization": f"Bearer a4f:{VALID_TOKEN}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        answer = httpx.post(f"{base_url}/v1/chat/completions", content=body, headers=headers)
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert not a4f_emulator.requests
+
+
+def test_a_protected_server_tells_a_chat_caller_what_it_can_do(live_server, a4f_emulator):
+    gate = imagegate.Gate(
+        plugins=[imagegate_a4f], base_urls={"a4f": a4f_emulator.base_url}, use_stored_tokens=False
+    )
+    url = live_server(gate, api_key="server-key-123")
+    with pytest.raises(openai.AuthenticationError) as caught:
+        sdk(url, api_key="server-key-123").chat.completions.create(model=MODEL, messages=HELLO)
+    message = caught.value.response.json()["error"]["message"]
+    assert "send your own as `X-Imagegate-Token: a4f:<token>`" in message
+    assert "IMAGEGATE_" not in message and "imagegate keys" not in message  # the owner's advice
+
+
+def test_chat_counts_against_the_rate_limit(live_server, a4f_emulator):
+    gate = imagegate.Gate(
+        plugins=[imagegate_a4f], base_urls={"a4f": a4f_emulator.base_url}, use_stored_tokens=False
+    )
+    client = sdk(live_server(gate, rate_limits=["2/minute"]))
+    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=HELLO)
+    assert (raw.headers["x-ratelimit-limit"], raw.headers["x-ratelimit-remaining"]) == ("2", "1")
+    list(client.chat.completions.create(model=MODEL, messages=HELLO, stream=True))
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert "rate limit of 2 requests per minute" in caught.value.response.json()["error"]["message"]
+    assert len([r for r in a4f_emulator.requests if r.path.endswith("/chat/completions")]) == 2

@@ -24,6 +24,7 @@ from .models import ChatModel
 __all__ = [
     "DEFAULT_CHAT_MODELS",
     "ENHANCE_MODEL_ENV",
+    "ROLES",
     "ChatEntry",
     "ChatIndex",
     "ChatRequest",
@@ -35,7 +36,8 @@ ENHANCE_MODEL_ENV = "IMAGEGATE_ENHANCE_MODEL"
 DEFAULT_CHAT_MODELS = ("a4f/provider-3/deepseek-v3",)
 """Used when no chat model is named, if installed (the spec's example), before any other."""
 
-_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+"""The message roles OpenAI's chat format has."""
 
 
 class ChatRequest(BaseModel):
@@ -53,9 +55,9 @@ class ChatRequest(BaseModel):
     def _messages_have_roles(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for index, message in enumerate(messages):
             role = message.get("role")
-            if role not in _ROLES:
+            if role not in ROLES:
                 raise ValueError(
-                    f"messages[{index}].role must be one of {', '.join(_ROLES)} (got {role!r})"
+                    f"messages[{index}].role must be one of {', '.join(ROLES)} (got {role!r})"
                 )
         return messages
 

@@ -1,7 +1,8 @@
 """The hooks a provider plugin implements. Markers are `imagegate.hookimpl`.
 
-`list_models`, `validate` and `generate` are the image hooks; `list_chat_models` and
-`chat` are optional, for plugins whose provider also serves chat (LLM) models.
+`list_models`, `validate` and `generate` are the image hooks; `close` is optional, to release
+what a plugin keeps; `list_chat_models` and `chat` are optional, for plugins whose provider
+also serves chat (LLM) models.
 
 An implementation may accept fewer arguments than the spec (pluggy passes only those it
 names), so a spec can grow without breaking plugins.
@@ -52,6 +53,16 @@ def generate(
     steps and guidance are filled in (None when the model takes no such value). `token` is
     this provider's token (None when anonymous). Raise `imagegate.errors` exceptions;
     the core retries transient ones, rotates tokens on quota, and enforces the deadline.
+    """
+
+
+@hookspec
+def close() -> None:
+    """Release what the plugin keeps between calls (clients, connections, threads).
+
+    Called on every plugin when a `Gate` closes. Other gates may share the plugin, so leave
+    it usable (rebuild lazily on the next call) and let calls in flight finish. Return
+    within about a second: interpreter exit waits for it.
     """
 
 

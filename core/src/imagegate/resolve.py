@@ -22,6 +22,10 @@ from .validation import size_rule, snap_side
 __all__ = ["describe_takes", "resolve_request"]
 
 _HD_STEPS = 30
+_HD = {"hd", "high"}
+_PLAIN_QUALITY = {"standard", "auto"}
+"""OpenAI's other qualities that mean "the model's default" here; any other value does
+nothing and the caller is told."""
 
 
 def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, list[str]]:
@@ -60,9 +64,21 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
         if request.steps is not None:
             drop("steps", "has no steps setting")
     elif request.steps is None:
-        wants_hd = (request.quality or "").lower() in {"hd", "high"}
-        wants_hd = wants_hd and "quality" not in caps.options
+        wants_hd = (request.quality or "").lower() in _HD and "quality" not in caps.options
         changes["steps"] = min(_HD_STEPS, caps.steps.max) if wants_hd else caps.steps.default
+    quality = (request.quality or "").strip().lower()
+    if not quality or "quality" in caps.options:
+        pass  # passed to the model as it is (GPT Image's low/medium/high/auto)
+    elif caps.steps is None and model.provider.unsupported == "reject":
+        drop("quality", "has no quality setting")
+    elif quality not in _HD | _PLAIN_QUALITY:
+        warnings.append(
+            f"quality {request.quality!r} ignored: the values that work are hd or high (more "
+            "steps when none are given), standard and auto (the model's default)"
+        )
+    elif quality in _HD and (request.steps is not None or caps.steps is None):
+        why = "steps were given" if caps.steps else f"{model.full_id} has no steps setting"
+        warnings.append(f"quality {request.quality!r} ignored: {why}")
 
     if caps.guidance is None:
         if request.guidance_scale is not None:
@@ -80,12 +96,8 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
         changes["seed"] = random.randint(0, MAX_SEED)
 
     for name in OPTION_FIELDS:
-        if getattr(request, name) is None or name in caps.options:
-            continue
-        if name == "quality":
-            if caps.steps is None and model.provider.unsupported == "reject":
-                drop("quality", "has no quality setting")
-            continue  # elsewhere `hd`/`high` means more steps (above)
+        if name == "quality" or getattr(request, name) is None or name in caps.options:
+            continue  # quality: above (elsewhere `hd`/`high` means more steps)
         drop(name, f"has no {name} setting")
 
     if unsupported and not _drops(request, model):

@@ -14,16 +14,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate import Gate, ImageResult, __version__
+from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
-from imagegate.errors import AuthRequired, InvalidModel
+from imagegate.errors import InvalidModel
 from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
 
@@ -32,10 +34,13 @@ from .chat import install_chat
 from .errors import install_handlers, invalid_body
 from .files import file_url, image_file
 from .history_view import history_entry, history_list
-from .limits import ClientGone, read_body, unless_disconnected
+from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .models_view import chat_entry, family_entry, model_entry
-from .schemas import GenerationBody
+from .openapi import error_responses, install_openapi
+from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
+from .schemas import GenerationBody, Health, ImagesResponse, ModelList, ModelListing
+from .statecheck import state_health
 from .storage import storage_health
 
 __all__ = ["create_app"]
@@ -62,6 +67,7 @@ def create_app(
     media: MediaStore | str | None = None,
     retention: float | str | None = None,
     fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
+    rate_limits: Iterable[str] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
@@ -75,7 +81,10 @@ def create_app(
     gate keeps its own, and its records say `server`. `fallbacks` maps a model to the
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
+    `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
     """
+    timeout = check_timeout(timeout)
+    max_body = check_byte_size(max_body, "max_body")
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None
@@ -111,7 +120,9 @@ def create_app(
             if own_gate:
                 await gate.aclose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed
+    # fastapi-offline package, not from a CDN, so they work on a machine with no network.
+    app = FastAPIOffline(
         title="imagegate",
         version=__version__,
         summary="OpenAI-compatible image generation over many providers",
@@ -120,7 +131,16 @@ def create_app(
     app.state.gate = gate
     app.state.media = store
     app.state.history = history
+    app.state.protected = api_key is not None
     install_handlers(app)
+    install_openapi(app)
+    limits = parse_rate_limits(
+        rate_limits if rate_limits is not None else os.environ.get(RATE_LIMIT_ENV)
+    )
+    if limits:
+        app.add_middleware(
+            RateLimitMiddleware, limits=limits, store=lambda: gate.state, api_key=api_key
+        )
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 
@@ -128,28 +148,36 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The shared state store is down"}},
+    )
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
+        status, code, problem = await state_health(state)
         storage = storage_health(gate, history=history)
-        degraded = state.degraded or storage.get("degraded")
+        if status == "ok" and storage.get("degraded"):
+            status = "degraded"
         return json_response(
             {
-                "status": "degraded" if degraded else "ok",
+                "status": status,
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
-                "state": {"backend": state.kind, "degraded": state.degraded},
+                "state": {"backend": state.kind, "degraded": problem},
                 "storage": storage,
-            }
+            },
+            code,
         )
 
     async def generations(request: Request) -> Response:
         """Generate `n` images; OpenAI's body plus the spec's extensions at the top level."""
         tokens = caller_tokens(request, api_key)
+        require_json(request)
         raw = await read_body(request, max_body)
         try:
             body = GenerationBody.model_validate_json(raw)
@@ -173,8 +201,6 @@ def create_app(
             )
         except ClientGone:
             return Response(status_code=499)
-        except AuthRequired as exc:
-            raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
         return json_response(await _render(result, warnings, base_of(request)))
 
@@ -182,21 +208,43 @@ def create_app(
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
     # FastAPI route below it exists only to document the body in /docs and /openapi.json.
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
+
+    async def generations_doc(
+        x_imagegate_token: str | None = Header(
+            default=None,
+            description="Protected server: your own provider token(s), `gitee:<token>`, "
+            "used instead of the server's.",
+        ),
+    ) -> Response:  # pragma: no cover - never routed: the Starlette route above answers
+        raise NotImplementedError
+
     app.post(
         "/v1/images/generations",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": GenerationBody.model_json_schema()}},
-            }
-        },
+        response_model=ImagesResponse,
+        responses=error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 503, 504),
         summary="Generate images",
-        description="OpenAI's body plus the spec's extensions at the top level.",
-    )(generations)
+        description="OpenAI's body plus the spec's extensions at the top level. "
+        "The body's limits hold for every model; steps, guidance and each side of the "
+        "size are checked against the model's own ranges (GET /v1/models).",
+        operation_id="generate_images",
+    )(generations_doc)
 
     install_chat(app, gate, api_key=api_key, timeout=timeout, max_body=max_body)
 
-    @app.get("/v1/images/files/{name}")
+    @app.get(
+        "/v1/images/files/{name}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The image",
+                "content": {
+                    mime: {"schema": {"type": "string", "format": "binary"}}
+                    for mime in ("image/png", "image/webp", "image/jpeg", "image/gif")
+                },
+            },
+            **error_responses(404, 503),
+        },
+    )
     async def get_image_file(request: Request, name: str) -> Response:
         """An image this server stored (`<sha256>.<ext>`; ETag, Range, kept for retention)."""
         return await image_file(request, store)
@@ -205,19 +253,19 @@ def create_app(
         "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
     )
 
-    @app.get("/v1/images/history")
+    @app.get("/v1/images/history", responses=error_responses(401, 403, 429, 503))
     async def get_history(request: Request) -> Response:
         """What this server generated, newest first (protected servers, API key holders)."""
         found = await history_list(request, gate, api_key, base_of(request))
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/images/history/{record_id}")
+    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404, 429, 503))
     async def get_history_entry(request: Request, record_id: str) -> Response:
         """One record of this server's history."""
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 429))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
         caller_tokens(request, api_key)
@@ -233,7 +281,11 @@ def create_app(
             models_cache[id(catalog)] = cached
         return Response(cached[1], media_type="application/json")
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get(
+        "/v1/models/{model_id:path}",
+        response_model=ModelListing,
+        responses=error_responses(401, 404, 429),
+    )
     async def get_model(request: Request, model_id: str) -> Response:
         """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""
         caller_tokens(request, api_key)
@@ -244,32 +296,13 @@ def create_app(
             return json_response(family_entry(family))
         try:
             return json_response(model_entry(gate.get_model(model_id)))
-        except InvalidModel:
-            if not gate.catalog.chat:
-                raise
-            return json_response(chat_entry(gate.get_chat_model(model_id)))
+        except InvalidModel as missing:
+            try:
+                return json_response(chat_entry(gate.get_chat_model(model_id)))
+            except InvalidModel:
+                raise missing from None  # its message names the closest image models
 
     return app
-
-
-def _how_to_send_a_token(exc: AuthRequired, gate: Gate, *, protected: bool) -> AuthRequired:
-    """The core says how to give a token to the library or the CLI; a server's caller needs
-    to hear how to send one over HTTP."""
-    provider = gate.catalog.providers.get(exc.provider or "")
-    if provider is None:
-        return exc
-    example = f"{provider.auth_prefix}:<token>"
-    if protected:
-        how = (
-            f"this server holds no token for {provider.display_name}: send your own as "
-            f"`X-Imagegate-Token: {example}`, or store one on the server "
-            f"({provider.token_env[0]} or `imagegate keys set {provider.id}`)"
-        )
-    else:
-        how = f"{provider.display_name} needs a token: send `Authorization: Bearer {example}`"
-    if provider.key_url:
-        how += f" (get one at {provider.key_url})"
-    return AuthRequired(how, provider=provider.id)
 
 
 async def _render(result: ImageResult, warnings: list[str], base: str) -> dict[str, Any]:

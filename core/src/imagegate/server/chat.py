@@ -1,11 +1,12 @@
 """`POST /v1/chat/completions`: OpenAI's chat endpoint, relayed to the chat model's plugin.
 
 The same rules as images: the caller's `Authorization` decides whose tokens are used
-(`auth.caller_tokens`), the body is read with a cap (16 times the images' cap: a chat
-carries its history), the call runs within the server's timeout and is cancelled when the
-caller goes away, and every failure is OpenAI's error envelope. `stream: true` answers with
-server-sent events in OpenAI's format, `data: {chunk}` then `data: [DONE]`; a failure after
-the first chunk is sent as an `error` event, which the SDKs raise.
+(`auth.caller_tokens`), the body must be JSON (415) and is read with a cap (413; 16 times
+the images' cap: a chat carries its history), the call runs within the server's timeout and
+is cancelled when the caller goes away, rate limits count it, and every failure is OpenAI's
+error envelope worded for the caller (`advice`). `stream: true` answers with server-sent
+events in OpenAI's format, `data: {chunk}` then `data: [DONE]`; a failure after the first
+chunk is sent as an `error` event, which the SDKs raise.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import Header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate import Gate
 from imagegate.chat import build_chat_request
-from imagegate.errors import AuthRequired, ImagegateError, InvalidRequest
+from imagegate.errors import ImagegateError, InvalidRequest
 
 from .auth import caller_tokens
-from .limits import ClientGone, read_body, unless_disconnected
+from .chat_schemas import ChatCompletion, ChatCompletionRequest
+from .errors import error_response
+from .limits import ClientGone, read_body, require_json, unless_disconnected
+from .openapi import error_responses
 
 __all__ = ["CHAT_BODY_FACTOR", "install_chat"]
 
@@ -40,6 +45,7 @@ def install_chat(
     async def completions(request: Request) -> Response:
         """OpenAI's chat completion body; the model is a chat model of GET /v1/models."""
         tokens = caller_tokens(request, api_key)
+        require_json(request)
         payload = _parse(await read_body(request, limit))
         model = payload.pop("model", None)
         if not isinstance(model, str) or not model.strip():
@@ -57,16 +63,12 @@ def install_chat(
                 stream = gate.astream_chat(chat_request, token=tokens, timeout=timeout)
                 first = await unless_disconnected(request, stream.__anext__())
                 request.state.model = first.get("model", model)
-                return _event_stream(first, stream)
+                return _event_stream(request, first, stream)
             result = await unless_disconnected(
                 request, gate.achat(chat_request, token=tokens, timeout=timeout)
             )
         except ClientGone:
             return Response(status_code=499)
-        except AuthRequired as exc:
-            from .app import _how_to_send_a_token
-
-            raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
         return Response(
             json.dumps(result.data, ensure_ascii=False, separators=(",", ":")).encode(),
@@ -74,6 +76,40 @@ def install_chat(
         )
 
     app.router.routes.insert(0, Route("/v1/chat/completions", completions, methods=["POST"]))
+    _describe(app, limit)
+
+
+def _describe(app: Any, limit: int) -> None:
+    """The route in /openapi.json (never routed: the Starlette route above answers)."""
+
+    async def completions_doc(
+        body: ChatCompletionRequest,
+        x_imagegate_token: str | None = Header(
+            default=None,
+            description="Protected server: your own provider token(s), `a4f:<token>`, "
+            "used instead of the server's.",
+        ),
+    ) -> Response:  # pragma: no cover
+        raise NotImplementedError
+
+    responses = error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 502, 503, 504)
+    responses[413] = {
+        **responses[413],
+        "description": f"The body is over {limit // 1024} KB (16 times the images' cap)",
+    }
+    responses[200] = {
+        "description": "The answer; with `stream: true`, server-sent events of its chunks",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        responses=responses,
+        summary="Chat with a chat model",
+        description="OpenAI's chat completion body, relayed to the chat model's provider "
+        "with the caller's or the server's token; its answer as the provider gave it.",
+        operation_id="create_chat_completion",
+    )(completions_doc)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -86,7 +122,9 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def _event_stream(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> Response:
+def _event_stream(
+    request: Request, first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]
+) -> Response:
     from sse_starlette import EventSourceResponse
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -94,8 +132,8 @@ def _event_stream(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) ->
             yield {"data": _dumps(first)}
             async for chunk in rest:
                 yield {"data": _dumps(chunk)}
-        except ImagegateError as exc:
-            yield {"data": _dumps(exc.to_openai())}
+        except ImagegateError as exc:  # the envelope and words of any other error
+            yield {"data": error_response(exc, request).body.decode()}
             return
         finally:
             await rest.aclose()  # type: ignore[attr-defined]

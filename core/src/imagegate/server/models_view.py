@@ -9,7 +9,7 @@ says which is which: `image` (models and families) or `chat`.
 
 from __future__ import annotations
 
-from imagegate.catalog import BARE_PREFIX, Family
+from imagegate.catalog import Family, alias_names
 from imagegate.models import ChatModel, Model
 
 __all__ = ["CREATED", "chat_entry", "family_entry", "model_entry"]
@@ -20,10 +20,6 @@ CREATED = 1700000000
 
 def model_entry(model: Model) -> dict:
     provider = model.provider
-    prefix = provider.model_prefix
-    aliases = [f"{prefix}/{alias}" for alias in model.aliases]
-    if prefix == BARE_PREFIX:
-        aliases += [model.id, *model.aliases]
     return {
         "id": model.full_id,
         "object": "model",
@@ -32,7 +28,7 @@ def model_entry(model: Model) -> dict:
         "type": "image",
         "display_name": model.display_name,
         "provider": provider.display_name,
-        "aliases": aliases,
+        "aliases": alias_names(model),
         "auth": provider.auth,
         "image_format": provider.image_format,
         "capabilities": model.capabilities.model_dump(mode="json"),
