@@ -72,7 +72,7 @@ def test_the_readme_install_commands_work_from_a_checkout(tmp_path, index):
     found = providers_listed(venv)
     if index == 0:  # everything, and the server
         assert {"a4f", "gitee", "huggingface", "modelscope"} <= found
-        check = "import fastapi, uvicorn, imagegate.server"
+        check = "import fastapi, sse_starlette, uvicorn, imagegate.server, imagegate_openai"
     else:  # the core and Gitee AI alone
         assert found == {"gitee"}
         check = "import imagegate_gitee"

@@ -39,7 +39,15 @@ MAX_PROMPT_LENGTH = 4000
 MAX_SEED = 2**31 - 1
 MAX_N = 10
 
-CALL_KEYWORDS = ("token", "progress", "timeout", "fallbacks", "history", "keep_images")
+CALL_KEYWORDS = (
+    "token",
+    "progress",
+    "timeout",
+    "fallbacks",
+    "history",
+    "keep_images",
+    "enhance",
+)
 """What `generate`/`agenerate` take besides the request's own fields."""
 
 # Pixel sizes used when a caller asks for an aspect ratio (about one megapixel each).
@@ -89,8 +97,18 @@ class ImageRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_N)
     response_format: Literal["url", "b64_json"] = "url"
     quality: str | None = None
-    """OpenAI's quality: `hd`/`high` asks for more steps when none are given."""
+    """OpenAI's quality: sent to models that declare it (GPT Image: low, medium, high,
+    auto); for the others `hd`/`high` asks for more steps when none are given."""
     style: str | None = None
+    background: str | None = None
+    """OpenAI's GPT Image fields, sent only to models that declare them
+    (`Capabilities.options`): background, moderation, output_format, output_compression."""
+    moderation: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    drop_unsupported: bool | None = None
+    """A parameter the model does not take: True drops it with a warning, False is an
+    error naming what the model takes; None: as its provider says (`Provider.unsupported`)."""
     user: str | None = None
     """OpenAI's end-user id: accepted for compatibility, never sent to a provider."""
 

@@ -30,15 +30,16 @@ from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
 
 from .auth import caller_tokens
+from .chat import install_chat
 from .errors import install_handlers, invalid_body
 from .files import file_url, image_file
 from .history_view import history_entry, history_list
 from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
-from .models_view import family_entry, model_entry
+from .models_view import chat_entry, family_entry, model_entry
 from .openapi import error_responses, install_openapi
 from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
-from .schemas import GenerationBody, Health, ImagesResponse, ModelEntry, ModelList
+from .schemas import GenerationBody, Health, ImagesResponse, ModelList, ModelListing
 from .statecheck import state_health
 from .storage import storage_health
 
@@ -228,6 +229,8 @@ def create_app(
         operation_id="generate_images",
     )(generations_doc)
 
+    install_chat(app, gate, api_key=api_key, timeout=timeout, max_body=max_body)
+
     @app.get(
         "/v1/images/files/{name}",
         response_class=Response,
@@ -271,6 +274,7 @@ def create_app(
         if cached is None or cached[0] is not catalog:
             entries = [model_entry(m) for m in catalog]
             entries += [family_entry(f) for f in catalog.families.values()]
+            entries += [chat_entry(m) for m in catalog.chat]
             data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
@@ -279,7 +283,7 @@ def create_app(
 
     @app.get(
         "/v1/models/{model_id:path}",
-        response_model=ModelEntry,
+        response_model=ModelListing,
         responses=error_responses(401, 404, 429),
     )
     async def get_model(request: Request, model_id: str) -> Response:
@@ -290,7 +294,13 @@ def create_app(
         family = gate.get_family(model_id)
         if family is not None:
             return json_response(family_entry(family))
-        return json_response(model_entry(gate.get_model(model_id)))
+        try:
+            return json_response(model_entry(gate.get_model(model_id)))
+        except InvalidModel as missing:
+            try:
+                return json_response(chat_entry(gate.get_chat_model(model_id)))
+            except InvalidModel:
+                raise missing from None  # its message names the closest image models
 
     return app
 
@@ -308,7 +318,7 @@ async def _render(result: ImageResult, warnings: list[str], base: str) -> dict[s
             expires = stored.expires_at if stored else None
             item["expires_at"] = None if expires is None else int(expires)
         item["seed"] = image.seed
-        revised = image.metadata.get("revised_prompt")
+        revised = image.metadata.get("revised_prompt") or result.revised_prompt
         if revised:
             item["revised_prompt"] = revised
         data.append(item)
