@@ -66,6 +66,21 @@ async def test_add_is_put_if_absent_and_returns_what_was_there(store_and_clock):
     assert await store.add("idem", "k", {"second": True}) is None
 
 
+async def test_a_lease_is_renewed_by_its_holder_only(store_and_clock):
+    store, clock = store_and_clock
+    mine, theirs = {"by": "replica-a"}, {"by": "replica-b"}
+    assert await store.hold("claims", "job-1", mine, ttl=3)  # free: taken
+    clock.now += 2
+    assert await store.hold("claims", "job-1", mine, ttl=3)  # still mine: renewed
+    assert not await store.hold("claims", "job-1", theirs, ttl=3)  # live and not theirs
+    clock.now += 2.5  # past the first lease, inside the renewed one
+    assert await store.get("claims", "job-1") == mine
+    clock.now += 1
+    assert await store.add("claims", "job-1", theirs, ttl=3) is None  # lapsed: taken over
+    assert not await store.hold("claims", "job-1", mine, ttl=3)  # a late renewal loses
+    assert await store.get("claims", "job-1") == theirs
+
+
 async def test_items_by_prefix_and_delete(store_and_clock):
     store, _ = store_and_clock
     for key in ("gitee/a/*", "gitee/b/*", "modelscope/a/*"):

@@ -155,6 +155,14 @@ class StateStore(ABC):
         """Store `value` only if the key is free; returns the existing value when it is not."""
 
     @abstractmethod
+    async def hold(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> bool:
+        """Store `value` if the key is free or still holds an equal value, else leave it:
+        a lease renewed by its holder only. False when another value is live (the lease
+        lapsed and someone else took it), so two holders never both renew one lease."""
+
+    @abstractmethod
     async def delete(self, namespace: str, key: str | None = None) -> int:
         """Remove one record, or the whole namespace when `key` is None; how many went."""
 

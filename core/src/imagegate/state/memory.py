@@ -58,6 +58,16 @@ class MemoryState(StateStore):
             self._data[(namespace, key)] = (copy.deepcopy(value), self._expiry(ttl))
             return None
 
+    async def hold(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> bool:
+        with self._lock:
+            existing = self._live(namespace, key, self._clock())
+            if existing is not None and existing != value:
+                return False
+            self._data[(namespace, key)] = (copy.deepcopy(value), self._expiry(ttl))
+            return True
+
     async def delete(self, namespace: str, key: str | None = None) -> int:
         with self._lock:
             doomed = [k for k in self._data if k[0] == namespace and (key is None or k[1] == key)]

@@ -186,6 +186,14 @@ class RedisState(RedisHistory, StateStore):
         existing = await self._call(self._script("add", keys, args))
         return None if existing is None else self._value(existing, now)
 
+    async def hold(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> bool:
+        body = json.dumps(value, separators=(",", ":"))
+        args = [repr(self._clock()), self._expiry(ttl), key, body]
+        keys = [self._record(namespace, key), self._index(namespace)]
+        return bool(await self._call(self._script("hold", keys, args)))
+
     async def delete(self, namespace: str, key: str | None = None) -> int:
         if key is None:
             keys, args = [self._index(namespace)], [f"{self.prefix}{namespace}:"]

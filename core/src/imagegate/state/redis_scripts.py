@@ -44,6 +44,19 @@ store(KEYS[1], KEYS[2], ARGV[3], ARGV[2], ARGV[4], ARGV[1])
 return false
 """
 )
+# The same; a live record is kept unless its body equals ARGV[4] (JSON written the same way).
+_HOLD = (
+    _LIB
+    + """
+local raw = live(redis.call('GET', KEYS[1]), ARGV[1])
+if raw then
+  local bar = string.find(raw, '|', 1, true)
+  if string.sub(raw, bar + 1) ~= ARGV[4] then return 0 end
+end
+store(KEYS[1], KEYS[2], ARGV[3], ARGV[2], ARGV[4], ARGV[1])
+return 1
+"""
+)
 # ARGV: now, member, limit, the reset time of a window that starts now.
 _HIT = (
     _LIB
@@ -88,6 +101,7 @@ return gone
 SCRIPTS = {
     "put": _PUT,
     "add": _ADD,
+    "hold": _HOLD,
     "hit": _HIT,
     "delete_one": _DELETE_ONE,
     "delete_all": _DELETE_ALL,

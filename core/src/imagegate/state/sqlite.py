@@ -197,6 +197,35 @@ class SQLiteState(SQLiteHistory, StateStore):
 
         return await self._run(work, lambda m: m.add(namespace, key, value, ttl=ttl))
 
+    async def hold(
+        self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
+    ) -> bool:
+        text = json.dumps(value, separators=(",", ":"))
+
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT value FROM records WHERE namespace = ? AND key = ? "
+                    "AND (expires IS NULL OR expires > ?)",
+                    (namespace, key, now),
+                ).fetchone()
+                free = row is None or json.loads(row[0]) == value
+                if free:
+                    db.execute(
+                        "INSERT OR REPLACE INTO records (namespace, key, value, expires) "
+                        "VALUES (?, ?, ?, ?)",
+                        (namespace, key, text, self._expiry(ttl)),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return free
+
+        return await self._run(work, lambda m: m.hold(namespace, key, value, ttl=ttl))
+
     async def delete(self, namespace: str, key: str | None = None) -> int:
         def work(db: sqlite3.Connection) -> int:
             if key is None:
