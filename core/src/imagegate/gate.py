@@ -265,9 +265,15 @@ class Gate:
         token: str | Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        resume: Mapping[int, str] | None = None,
         **params: Any,
     ) -> ImageResult:
-        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...)."""
+        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
+
+        `resume` continues an interrupted run: the provider task ids its `Progress` events
+        reported (`task_id`), by call `index`; those calls poll their task again instead of
+        submitting a new one.
+        """
         from .pipeline import generate
 
         return await generate(
@@ -278,6 +284,7 @@ class Gate:
             progress=progress,
             timeout=timeout,
             params=params,
+            resume=resume,
         )
 
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:

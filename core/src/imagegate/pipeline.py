@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .attempts import call_provider
@@ -40,6 +40,7 @@ async def generate(
     progress: ProgressCallback | None,
     timeout: float | None,
     params: dict[str, Any],
+    resume: Mapping[int, str] | None = None,
 ) -> ImageResult:
     started = time.monotonic()
     allowed = timeout or gate.timeout
@@ -62,7 +63,8 @@ async def generate(
     )
     try:
         images = await asyncio.wait_for(
-            _fan_out(gate, entry, resolved, tokens, context), timeout=context.remaining()
+            _fan_out(gate, entry, resolved, tokens, context, resume or {}),
+            timeout=context.remaining(),
         )
         if resolved.response_format == "b64_json":
             await gather_or_cancel([image.aread() for image in images])
@@ -98,7 +100,12 @@ def validate(gate: Gate, request: ImageRequest, model: Model) -> None:
 
 
 async def _fan_out(
-    gate: Gate, entry: Entry, request: ImageRequest, tokens: TokenSource, context: GenerateContext
+    gate: Gate,
+    entry: Entry,
+    request: ImageRequest,
+    tokens: TokenSource,
+    context: GenerateContext,
+    resume: Mapping[int, str],
 ) -> list[GeneratedImage]:
     """`n` images as concurrent calls of at most `max_images_per_call` each; seeds follow on."""
     per_call = max(1, entry.model.capabilities.max_images_per_call)
@@ -120,7 +127,7 @@ async def _fan_out(
                 call,
                 entry.model,
                 tokens.tokens,
-                context.for_call(index),
+                context.for_call(index, resume.get(index)),
                 health=gate.health,
                 retries=gate.retries,
             )

@@ -7,7 +7,6 @@ per-request plugin discovery, client or validation of the response.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from contextlib import asynccontextmanager
@@ -19,12 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate import Gate, ImageResult, __version__
+from imagegate import Gate, __version__
 from imagegate.catalog import DEFAULT_MODEL
-from imagegate.errors import AuthRequired, InvalidModel
+from imagegate.errors import AuthRequired, ImagegateError, InvalidModel
 
+from .answers import render
 from .auth import caller_tokens
+from .callers import read_asks
 from .errors import install_handlers, invalid_body, plain_error
+from .generation import Generations
+from .job_routes import add_job_routes
+from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
@@ -64,13 +68,19 @@ def create_app(
         gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
     store = media or MediaStore()
     files_base = public_url.rstrip("/") if public_url else None
+    jobs = Jobs(gate, store, timeout=timeout, retention=job_retention())
+    timely = Generations(
+        gate, store, api_key=api_key, timeout=timeout, jobs=jobs, describe=_described
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        jobs.start()  # and pick up the jobs a stopped server left running
         try:
             yield
         finally:
+            await jobs.aclose()
             if own_gate:
                 await gate.aclose()
 
@@ -116,8 +126,21 @@ def create_app(
             raise invalid_body(exc) from None
         request.state.model = body.model or DEFAULT_MODEL
         params, warnings = body.generate_kwargs()
-        prompt = params.pop("prompt")
+        asks = read_asks(request.headers)
+        base = files_base or str(request.base_url).rstrip("/")
         try:
+            if body.stream or not asks.plain:  # streams, jobs, replays, SDK retries
+                return await timely.answer(
+                    request,
+                    body=body,
+                    raw=raw,
+                    tokens=tokens,
+                    params=params,
+                    warnings=warnings,
+                    asks=asks,
+                    base=base,
+                )
+            prompt = params.pop("prompt")
             result = await unless_disconnected(
                 request, gate.agenerate(prompt, token=tokens, timeout=timeout, **params)
             )
@@ -126,8 +149,7 @@ def create_app(
         except AuthRequired as exc:
             raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
-        base = files_base or str(request.base_url).rstrip("/")
-        return json_response(await _render(result, warnings, store, base))
+        return json_response(await render(result, warnings, store, base))
 
     # The hot path is a plain Starlette route, placed first so it answers: FastAPI's
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
@@ -161,6 +183,8 @@ def create_app(
             media_type=item.mime_type,
             headers={"Cache-Control": "private, max-age=3600"},
         )
+
+    add_job_routes(app, jobs, api_key)
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
@@ -206,31 +230,15 @@ def _how_to_send_a_token(exc: AuthRequired, gate: Gate, *, protected: bool) -> A
     return AuthRequired(how, provider=provider.id)
 
 
-async def _render(
-    result: ImageResult, warnings: list[str], store: MediaStore, base: str
-) -> dict[str, Any]:
-    data = []
-    as_b64 = result.request.response_format == "b64_json"
-    for image in result.images:
-        item: dict[str, Any] = {}
-        if as_b64:
-            item["b64_json"] = base64.b64encode(image.data or await image.aread()).decode()
-        elif image.url:
-            item["url"] = image.url
-        else:
-            item["url"] = f"{base}/v1/images/files/{store.put(image.data or b'', image.mime_type)}"
-        item["seed"] = image.seed
-        revised = image.metadata.get("revised_prompt")
-        if revised:
-            item["revised_prompt"] = revised
-        data.append(item)
-    body: dict[str, Any] = {
-        "created": result.created,
-        "data": data,
-        "model": result.model,
-        "provider": result.provider,
-    }
-    all_warnings = [*warnings, *result.warnings]
-    if all_warnings:
-        body["warnings"] = all_warnings
-    return body
+def _described(exc: ImagegateError) -> dict[str, Any]:
+    """The error object a job's record or a stream's `error` event carries."""
+    return exc.to_openai()["error"]
+
+
+def job_retention() -> float:
+    """Seconds a finished job is kept: `IMAGEGATE_JOB_RETENTION`, default a day."""
+    value = os.environ.get("IMAGEGATE_JOB_RETENTION", "").strip()
+    try:
+        return max(60.0, float(value)) if value else RETENTION
+    except ValueError:
+        return RETENTION

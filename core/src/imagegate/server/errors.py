@@ -18,6 +18,8 @@ from starlette.responses import Response
 
 from imagegate.errors import AuthError, ImagegateError, InvalidRequest, QuotaExceeded, RateLimited
 
+from .retries import should_retry
+
 __all__ = ["error_response", "install_handlers", "invalid_body"]
 
 log = logging.getLogger("imagegate.server")
@@ -39,6 +41,8 @@ def error_response(exc: ImagegateError) -> Response:
         headers["Retry-After"] = str(_retry_after(exc) or DEFAULT_RETRY_AFTER)
     elif isinstance(exc, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
+    if should_retry(exc) is False:
+        headers["x-should-retry"] = "false"  # the OpenAI SDKs obey it: no retry in vain
     return envelope(exc.status, body, headers)
 
 

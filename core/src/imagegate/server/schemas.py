@@ -48,8 +48,15 @@ class GenerationBody(BaseModel):
     width: int | None = None
     height: int | None = None
     aspect_ratio: str | None = None
-    stream: Literal[False] | None = Field(default=None, description="Streaming is not offered.")
-    partial_images: Literal[0] | None = None
+    stream: bool | None = Field(
+        default=None, description="Answer with Server-Sent Events, as OpenAI's Images API."
+    )
+    partial_images: int | None = Field(
+        default=None,
+        ge=0,
+        le=3,
+        description="Previews to stream before each image, where the provider makes them.",
+    )
     background: str | None = None
     moderation: str | None = None
     output_compression: int | None = None

@@ -1,0 +1,59 @@
+"""The job routes: `GET /v1/images/jobs/{id}`, `GET .../events` (SSE), `DELETE` (cancel).
+
+A job answers only to the caller who made it (the same API key, or the same provider
+token); anyone else gets the 404 an unknown id gets, so an id is never confirmed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import events
+from .auth import caller_tokens
+from .callers import owner_of
+from .generation import json_response
+from .streaming import PING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from .jobs import Jobs
+
+__all__ = ["add_job_routes"]
+
+
+def add_job_routes(app: FastAPI, jobs: Jobs, api_key: str | None) -> None:
+    def caller(request: Request) -> tuple[str, str | None]:
+        tokens = caller_tokens(request, api_key)
+        return owner_of(api_key, tokens), tokens
+
+    @app.get("/v1/images/jobs/{job_id}")
+    async def get_job(request: Request, job_id: str) -> Response:
+        """An async job: status, progress, and its result (the synchronous answer's body)
+        or error once it has ended."""
+        owner, tokens = caller(request)
+        return json_response(jobs.view(await jobs.get(job_id, owner, tokens)))
+
+    @app.delete("/v1/images/jobs/{job_id}")
+    async def cancel_job(request: Request, job_id: str) -> Response:
+        """Cancel a queued or running job (and the provider's task); 409 once it has ended."""
+        owner, _ = caller(request)
+        return json_response(jobs.view(await jobs.cancel(job_id, owner)))
+
+    @app.get("/v1/images/jobs/{job_id}/events")
+    async def job_events(request: Request, job_id: str) -> Response:
+        """The job as Server-Sent Events: `image.generation.job` now and at each change of
+        status (the last with its outcome), `imagegate.progress` between."""
+        from sse_starlette import EventSourceResponse
+
+        owner, tokens = caller(request)
+        record = await jobs.get(job_id, owner, tokens)
+
+        async def stream():
+            async for kind, data in jobs.follow(record, owner, tokens):
+                yield events.sse(kind, data)
+
+        return EventSourceResponse(stream(), ping=PING, headers={"Cache-Control": "no-store"})
