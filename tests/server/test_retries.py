@@ -32,9 +32,11 @@ def abandon(base_url: str, body: dict, headers: dict[str, str], reached) -> None
     lines = [
         "POST /v1/images/generations HTTP/1.1",
         f"Host: {url.host}:{url.port}",
-        "Content-Type: application/json",
         f"Content-Length: {len(data)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
+        *(
+            f"{name}: {value}"
+            for name, value in {"Content-Type": "application/json", **headers}.items()
+        ),
     ]
     with socket.create_connection((url.host, url.port), timeout=10) as connection:
         connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
