@@ -89,3 +89,28 @@ def test_sync_generate_refuses_to_block_a_running_event_loop():
 
     with pytest.raises(RuntimeError, match="agenerate"):
         asyncio.run(inside())
+
+
+def test_a_plugin_both_installed_and_named_in_imagegate_plugins_loads_once():
+    """`IMAGEGATE_PLUGINS=imagegate_gitee` while imagegate-gitee is installed: no pluggy
+    "already registered" crash, and its models are listed once."""
+    code = (
+        "import imagegate; ids = [m.full_id for m in imagegate.list_models()]; "
+        "print(len(ids), len(set(ids)), sum(i.startswith('gitee/') for i in ids))"
+    )
+    result = run_python(code, IMAGEGATE_LOAD_PLUGINS="gitee", IMAGEGATE_PLUGINS="imagegate_gitee")
+    assert result.stderr == ""
+    assert result.stdout.split() == ["7", "7", "7"]
+
+
+def test_registering_a_registered_plugin_again_changes_nothing(monkeypatch):
+    from imagegate import plugins
+    from tests.fakes import FakePlugin
+
+    monkeypatch.setenv("IMAGEGATE_LOAD_PLUGINS", "")
+    monkeypatch.setattr(plugins, "_manager", None)
+    monkeypatch.setattr(imagegate, "_default", None)
+    plugin = FakePlugin()
+    plugins.register(plugin, name="once")
+    plugins.register(plugin)
+    assert [m.full_id for m in imagegate.list_models()] == ["fake/basic", "fake/plain"]

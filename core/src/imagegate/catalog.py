@@ -3,23 +3,31 @@
 Ids are `<prefix>/<model>`; the prefix is a provider's model prefix or its id
 (`ms/flux-2`, `modelscope/flux-2`). A bare id is a HuggingFace model, as in the spec.
 Lookup ignores case and knows each model's aliases; the canonical id is reported.
+
+`any/<family>` names a family: every model whose plugin declares the same `Model.family`
+(the same open weights at several providers). The index is derived from the models alone,
+so a third-party plugin joins a family by declaring it; `imagegate.failover` serves it.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pluggy
 
 from .errors import InvalidModel, NotInstalled
-from .models import Model, Provider
+from .models import Capabilities, FloatRange, IntRange, Model, Provider
 
-__all__ = ["DEFAULT_MODEL", "FIRST_PARTY", "Catalog"]
+__all__ = ["DEFAULT_MODEL", "FAMILY_PREFIX", "FIRST_PARTY", "Catalog", "Family"]
 
 DEFAULT_MODEL = "hf/z-image-turbo"
 BARE_PREFIX = "hf"
+FAMILY_PREFIX = "any"
+"""`any/<family>`: the prefix is reserved for families, whatever plugins declare."""
 
 # Prefixes of the first-party providers, for "install this plugin" hints.
 FIRST_PARTY: dict[str, str] = {
@@ -38,6 +46,28 @@ class Entry:
     plugin: object
 
 
+@dataclass(frozen=True)
+class Family:
+    """One open model served by several providers: `any/<id>` picks the best member."""
+
+    id: str
+    members: tuple[Model, ...]
+    """In the order the plugins were registered (the failover ranks them per request)."""
+    capabilities: Capabilities
+    """What every member takes: a request within these is honoured by all of them."""
+
+    @property
+    def full_id(self) -> str:
+        return f"{FAMILY_PREFIX}/{self.id}"
+
+    @property
+    def display_name(self) -> str:
+        return self.members[0].display_name
+
+    def __str__(self) -> str:
+        return self.full_id
+
+
 class Catalog:
     """Every model the registered plugins serve, indexed for lookup."""
 
@@ -48,9 +78,15 @@ class Catalog:
         self.token_prefixes: dict[str, Provider] = {}
         """Lower-cased auth prefix or provider id -> the provider a `prefix:token` is for."""
         self._by_prefix: dict[str, dict[str, Entry]] = {}
+        self._family_entries: dict[str, list[Entry]] = {}
         for impl in pm.hook.list_models.get_hookimpls():
             for model in impl.function() or ():
                 self._add(Entry(model, impl.plugin))
+        self.families: dict[str, Family] = {
+            name: Family(name, tuple(e.model for e in entries), shared_capabilities(entries))
+            for name, entries in self._family_entries.items()
+        }
+        """Family id (lower case) -> its members, for `any/<family>`."""
 
     def _add(self, entry: Entry) -> None:
         provider = entry.model.provider
@@ -63,6 +99,8 @@ class Catalog:
             index = self._by_prefix.setdefault(prefix, {})
             for name in (entry.model.id, *entry.model.aliases):
                 index.setdefault(name.lower(), entry)
+        if entry.model.family:
+            self._family_entries.setdefault(entry.model.family.strip().lower(), []).append(entry)
 
     def __iter__(self) -> Iterator[Model]:
         return (entry.model for entry in self.entries)
@@ -70,9 +108,37 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def family(self, model_id: str | None) -> Family | None:
+        """The family `any/<family>` names; None for any other id; `InvalidModel` (404,
+        listing the families there are) for an unknown family."""
+        prefix, sep, rest = (model_id or "").strip().partition("/")
+        if not sep or prefix.lower() != FAMILY_PREFIX:
+            return None
+        found = self.families.get(rest.strip().lower())
+        if found is not None:
+            return found
+        known = ", ".join(f.full_id for f in self.families.values()) or "none is installed"
+        raise InvalidModel(
+            f"unknown model family {model_id!r}; the families are: {known}. Run "
+            "`imagegate models` to list every model and family.",
+            param="model",
+        )
+
+    def member_entries(self, family: Family) -> list[Entry]:
+        """The entries (models and the plugins serving them) of a family of this catalog."""
+        return list(self._family_entries[family.id])
+
     def resolve(self, model_id: str | None) -> Entry:
         """The entry for a user-typed id, or `InvalidModel` with the closest known ids."""
         wanted = (model_id or DEFAULT_MODEL).strip()
+        family = self.family(wanted)
+        if family is not None:
+            members = ", ".join(m.full_id for m in family.members)
+            raise InvalidModel(
+                f"{family.full_id} is a family of models ({members}), served by whichever "
+                "can; it names no single model",
+                param="model",
+            )
         prefix, _, rest = wanted.partition("/")
         if not self.entries:
             needed = FIRST_PARTY.get(prefix.lower()) if rest else FIRST_PARTY[BARE_PREFIX]
@@ -131,3 +197,40 @@ class Catalog:
                 f"installed: `pip install {suggestion}`."
             )
         return NotInstalled(message, param="model")
+
+
+def shared_capabilities(entries: Sequence[Entry]) -> Capabilities:
+    """What every model of `entries` takes: the intersection of their capabilities."""
+    caps = [e.model.capabilities for e in entries]
+    first = caps[0]
+    low_side = max(c.min_side for c in caps)
+    high_side = max(low_side, min(c.max_side for c in caps))
+    ratios = [c.aspect_ratios for c in caps if c.aspect_ratios]
+    return Capabilities(
+        negative_prompt=all(c.negative_prompt for c in caps),
+        steps=_common(IntRange, [c.steps for c in caps]),
+        guidance=_common(FloatRange, [c.guidance for c in caps]),
+        seed=all(c.seed for c in caps),
+        min_side=low_side,
+        max_side=high_side,
+        size_step=math.lcm(*(max(1, c.size_step) for c in caps)),
+        default_size=first.default_size,
+        aspect_ratios=tuple(r for r in ratios[0] if all(r in o for o in ratios))
+        if ratios
+        else None,
+        max_images_per_call=min(c.max_images_per_call for c in caps),
+    )
+
+
+R = TypeVar("R", IntRange, FloatRange)
+
+
+def _common(kind: type[R], ranges: Sequence[R | None]) -> R | None:
+    """The range every member accepts (None when one takes no such value, or none overlap)."""
+    given = [r for r in ranges if r is not None]
+    if len(given) < len(ranges):
+        return None
+    low, high = max(r.min for r in given), min(r.max for r in given)
+    if low > high:
+        return None
+    return kind(min=low, max=high, default=min(high, max(low, given[0].default)))

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .catalog import Catalog
+from .catalog import Catalog, Family
+from .chain import FALLBACKS_ENV, PREFER_ENV, parse_fallbacks, parse_prefer
 from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
@@ -90,6 +91,12 @@ class Gate:
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
     data dir. `clock` (unix seconds) exists for tests of waits.
+
+    `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
+    ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
+    `fallbacks` maps a model id to the models to try when it cannot serve
+    (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`; default `IMAGEGATE_FALLBACKS`). See
+    `imagegate.failover`.
     """
 
     def __init__(
@@ -105,8 +112,13 @@ class Gate:
         use_stored_tokens: bool = True,
         state: StateStore | str | None = None,
         clock: Callable[[], float] | None = None,
+        prefer: str | Sequence[str] | None = None,
+        fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
     ) -> None:
         self.timeout = timeout
+        self.prefer = parse_prefer(os.environ.get(PREFER_ENV) if prefer is None else prefer)
+        self._fallbacks_arg = os.environ.get(FALLBACKS_ENV) if fallbacks is None else fallbacks
+        self._fallbacks: dict[str, tuple[str, ...]] | None = None
         self.max_concurrency = max_concurrency
         self.retries = retries
         self.use_stored_tokens = use_stored_tokens
@@ -160,6 +172,22 @@ class Gate:
     def get_model(self, model_id: str | None = None) -> Model:
         """The model a user-typed id names (aliases, any case); `InvalidModel` if none."""
         return self.catalog.resolve(model_id).model
+
+    def list_families(self) -> list[Family]:
+        """Every family (`any/<family>`): the same open model at several providers."""
+        return list(self.catalog.families.values())
+
+    def get_family(self, model_id: str) -> Family | None:
+        """The family `any/<family>` names; None for another id; `InvalidModel` (listing
+        the families) for an unknown one."""
+        return self.catalog.family(model_id)
+
+    @property
+    def fallbacks(self) -> dict[str, tuple[str, ...]]:
+        """Model id -> the models to try after it (read once from the settings)."""
+        if self._fallbacks is None:
+            self._fallbacks = parse_fallbacks(self._fallbacks_arg)
+        return self._fallbacks
 
     def providers(self) -> list[ProviderStatus]:
         catalog = self.catalog
@@ -265,16 +293,19 @@ class Gate:
         token: str | Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
+        fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
         resume: Mapping[int, str] | None = None,
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
 
-        `resume` continues an interrupted run: the provider task ids its `Progress` events
-        reported (`task_id`), by call `index`; those calls poll their task again instead of
-        submitting a new one.
+        `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
+        `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        `resume` continues an interrupted run of one model (name it in `model`): the
+        provider task ids its `Progress` events reported (`task_id`), by call `index`;
+        those calls poll their task again instead of submitting a new one.
         """
-        from .pipeline import generate
+        from .failover import generate
 
         return await generate(
             self,
@@ -283,6 +314,7 @@ class Gate:
             token=token,
             progress=progress,
             timeout=timeout,
+            fallbacks=fallbacks,
             params=params,
             resume=resume,
         )

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .gate import Gate
     from .models import Model
 
-__all__ = ["gather_or_cancel", "generate"]
+__all__ = ["gather_or_cancel", "generate", "generate_request", "prepare", "run"]
 
 T = TypeVar("T")
 
@@ -40,21 +40,76 @@ async def generate(
     progress: ProgressCallback | None,
     timeout: float | None,
     params: dict[str, Any],
-    resume: Mapping[int, str] | None = None,
 ) -> ImageResult:
     started = time.monotonic()
-    allowed = timeout or gate.timeout
     request = build_request(prompt, model=model, **params)
+    return await generate_request(
+        gate,
+        request,
+        token=token,
+        progress=progress,
+        started=started,
+        deadline=started + (timeout or gate.timeout),
+    )
+
+
+async def generate_request(
+    gate: Gate,
+    request: ImageRequest,
+    *,
+    token: str | Sequence[str] | None,
+    progress: ProgressCallback | None,
+    started: float,
+    deadline: float,
+    resume: Mapping[int, str] | None = None,
+) -> ImageResult:
+    """One built request to the one model it names (`resume`: task ids to poll again)."""
     entry = gate.catalog.resolve(request.model)
-    model_ = entry.model
-    resolved, warnings = resolve_request(request, model_)
-    validate(gate, resolved, model_)
-    tokens = gate.tokens_for(model_.provider, token)
+    resolved, warnings = prepare(gate, request, entry.model)
+    tokens = gate.tokens_for(entry.model.provider, token)
     secrets = [*tokens.tokens, *(split_tokens(token) if token else [])]
+    return await run(
+        gate,
+        entry,
+        resolved,
+        tokens,
+        warnings=warnings,
+        secrets=secrets,
+        progress=progress,
+        started=started,
+        deadline=deadline,
+        resume=resume,
+    )
+
+
+def prepare(gate: Gate, request: ImageRequest, model: Model) -> tuple[ImageRequest, list[str]]:
+    """The request as `model` would receive it (defaults filled, unsupported values dropped,
+    with warnings), validated: `InvalidRequest` if the model cannot take it. Calls nothing."""
+    resolved, warnings = resolve_request(request, model)
+    validate(gate, resolved, model)
+    return resolved, warnings
+
+
+async def run(
+    gate: Gate,
+    entry: Entry,
+    resolved: ImageRequest,
+    tokens: TokenSource,
+    *,
+    warnings: list[str],
+    secrets: Sequence[str],
+    progress: ProgressCallback | None,
+    started: float,
+    deadline: float,
+    resume: Mapping[int, str] | None = None,
+) -> ImageResult:
+    """Call the model for a prepared request, within `deadline` (a `time.monotonic()` value
+    shared by every model a failover chain tries)."""
+    model_ = entry.model
     context = GenerateContext(
         client=gate._get_client(),
         base_url=gate.base_url_for(model_.provider),
-        deadline=started + allowed,
+        deadline=deadline,
         provider=model_.provider.id,
         model=model_.full_id,
         progress_callback=progress,
@@ -71,7 +126,7 @@ async def generate(
     except asyncio.TimeoutError:
         raise Timeout(
             f"{model_.provider.display_name} did not finish {model_.full_id} within "
-            f"{allowed:g}s; try again later or allow a longer timeout",
+            f"{deadline - started:g}s; try again later or allow a longer timeout",
             provider=model_.provider.id,
         ) from None
     except ImagegateError as exc:

@@ -64,8 +64,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def register(plugin: object, name: str | None = None) -> None:
-    """Register a plugin object (a module or an instance) with the process-wide manager."""
-    get_plugin_manager().register(plugin, name=name)
+    """Register a plugin object (a module or an instance) with the process-wide manager;
+    registering one already there does nothing."""
+    pm = get_plugin_manager()
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name=name)
 
 
 def plugin_info(plugin: object) -> PluginInfo:
@@ -85,6 +88,8 @@ def _load_named_plugins(pm: pluggy.PluginManager, spec: str) -> None:
                 plugin = getattr(plugin, attribute)
         except Exception as exc:
             _warn_failed(name, exc)
+            continue
+        if pm.is_registered(plugin):  # installed too: its entry point already loaded it
             continue
         pm.register(plugin, name=name)
 

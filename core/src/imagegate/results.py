@@ -11,13 +11,13 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .request import ImageRequest
 
-__all__ = ["GeneratedImage", "ImageResult", "check_image", "sniff_mime"]
+__all__ = ["ChainStep", "GeneratedImage", "ImageResult", "check_image", "sniff_mime"]
 
 _EXTENSIONS = {
     "image/png": ".png",
@@ -146,6 +146,23 @@ def write_new_file(target: Path, data: bytes, *, overwrite: bool = False) -> Non
             os.unlink(temp)
 
 
+class ChainStep(BaseModel):
+    """What became of one model of a failover chain (`any/<family>`, or fallbacks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    provider: str
+    outcome: Literal["served", "failed", "skipped", "unused"]
+    """`served`, `failed` (tried, then the next one), `skipped` (not tried: no usable token,
+    or it would have dropped a parameter), or `unused` (a member served before it)."""
+    reason: str | None = None
+    code: str | None = None
+    """The error code of a failure or of a token state (`QUOTA_EXCEEDED`, `AUTH_REQUIRED`)."""
+    retry_after: float | None = None
+    """Seconds until this model is usable again, when known."""
+
+
 class ImageResult(BaseModel):
     """The answer to one request: its images, the model that made them, and any warnings."""
 
@@ -158,6 +175,9 @@ class ImageResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     created: int
     elapsed: float
+    chain: list[ChainStep] = Field(default_factory=list)
+    """For `any/<family>` and fallbacks: each model considered, in order, and what became
+    of it (the one that served included); empty for a request to one model."""
 
     def __len__(self) -> int:
         return len(self.images)

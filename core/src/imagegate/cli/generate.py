@@ -19,7 +19,19 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("prompt", required=False)
-@click.option("-m", "--model", metavar="ID", help="Model id or alias (default: hf/z-image-turbo).")
+@click.option(
+    "-m",
+    "--model",
+    metavar="ID",
+    help="Model id or alias, or any/<family> (default: hf/z-image-turbo).",
+)
+@click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="MODEL",
+    help="A model to try when the one asked for cannot serve (repeatable, tried in order).",
+)
 @click.option("--size", metavar="WxH", help="Image size in pixels, e.g. 1024x768.")
 @click.option("--aspect", metavar="W:H", help="Aspect ratio instead of a size, e.g. 16:9.")
 @click.option("--steps", type=int, metavar="N", help="Inference steps (see `imagegate models`).")
@@ -56,6 +68,7 @@ if TYPE_CHECKING:
 def generate(
     prompt: str | None,
     model: str | None,
+    fallbacks: tuple[str, ...],
     size: str | None,
     aspect: str | None,
     steps: int | None,
@@ -78,6 +91,7 @@ def generate(
     Examples:
       imagegate generate "a cute cat"
       imagegate generate -m gitee/qwen-image --aspect 16:9 -n 2 "a harbour at dusk" -o out/
+      imagegate generate -m any/z-image-turbo "a lighthouse"   # whichever provider can
       echo "a red fox" | imagegate generate - --json
     """
     console.add_secret(token)
@@ -93,6 +107,8 @@ def generate(
         "negative_prompt": negative,
         "n": count,
     }
+    if fallbacks:
+        params["fallbacks"] = list(fallbacks)
     show_progress = progress.wanted(disabled=no_progress)
     result = _run(prompt, model, token, timeout, params, show_progress)
     for warning in result.warnings:
@@ -149,8 +165,12 @@ async def _generate(
         line = None
         ticker = None
         if show_progress:
-            chosen = gate.get_model(model)
-            line = progress.ProgressLine(chosen.provider.id, chosen.full_id)
+            family = gate.get_family(model) if model else None
+            if family is not None:
+                line = progress.ProgressLine("any", family.full_id)
+            else:
+                chosen = gate.get_model(model)
+                line = progress.ProgressLine(chosen.provider.id, chosen.full_id)
             ticker = asyncio.ensure_future(line.tick())
         try:
             result = await gate.agenerate(
@@ -224,4 +244,5 @@ def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, 
             for image, path in zip(result.images, paths, strict=True)
         ],
         "warnings": list(result.warnings),
+        "chain": [step.model_dump(mode="json") for step in result.chain],
     }

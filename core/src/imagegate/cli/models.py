@@ -10,7 +10,8 @@ import click
 from . import factory, table
 
 if TYPE_CHECKING:
-    from imagegate import Model
+    from imagegate import Gate, Model
+    from imagegate.catalog import Family
 
 
 @click.group(invoke_without_command=True)
@@ -22,17 +23,33 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
 
     Use the MODEL column (or an alias with the provider's prefix, e.g. `ms/flux-2`) with
     `imagegate generate -m`. `imagegate models show ID` tells everything about one model.
+    A FAMILY (`any/z-image-turbo`) is the same open model at several providers, served by
+    the best member that can serve at the time; `--provider any` lists only those.
     """
     if ctx.invoked_subcommand is not None:
         return
-    found = factory.make_gate().list_models(provider)
+    gate = factory.make_gate()
+    only_families = (provider or "").lower() == "any"
+    found = [] if only_families else gate.list_models(provider)
+    families = gate.list_families() if only_families or not provider else []
     if as_json:
-        click.echo(json.dumps([_model_json(m) for m in found], indent=2, ensure_ascii=False))
+        documents = [_model_json(m) for m in found] + [_family_json(f) for f in families]
+        click.echo(json.dumps(documents, indent=2, ensure_ascii=False))
         return
-    if not found:
+    if not found and not families:
         where = f" for provider {provider!r}" if provider else ""
         click.echo(f"No models{where}. `imagegate providers` shows what is installed.", err=True)
         return
+    if found:
+        click.echo(_models_table(found))
+    if families:
+        if found:
+            click.echo()
+        rows = [[f.full_id, ", ".join(m.full_id for m in f.members)] for f in families]
+        click.echo(table.render(["FAMILY", "MEMBERS"], rows))
+
+
+def _models_table(found: list[Model]) -> str:
     rows = [
         [
             m.provider.id,
@@ -45,15 +62,25 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
         for m in found
     ]
     headers = ["PROVIDER", "MODEL", "ALIASES", "NEGATIVE", "STEPS", "GUIDANCE"]
-    click.echo(table.render(headers, rows))
+    return table.render(headers, rows)
 
 
 @models.command()
 @click.argument("model_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def show(model_id: str, as_json: bool) -> None:
-    """Everything known about one model: provider, capabilities, sizes, auth."""
+    """Everything known about one model: provider, capabilities, sizes, auth; for a family
+    (`any/<family>`), each member and how they differ."""
     gate = factory.make_gate()
+    family = gate.get_family(model_id)
+    if family is not None:
+        if as_json:
+            document = _family_json(family)
+            document["members"] = [_model_json(m) for m in family.members]
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        else:
+            click.echo(_describe_family(family, gate))
+        return
     model = gate.get_model(model_id)
     tokens = gate.tokens_for(model.provider)
     if as_json:
@@ -66,6 +93,64 @@ def show(model_id: str, as_json: bool) -> None:
 
 def _model_json(model: Model) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def _family_json(family: Family) -> dict[str, Any]:
+    return {
+        "full_id": family.full_id,
+        "id": family.id,
+        "display_name": family.display_name,
+        "family": family.id,
+        "members": [m.full_id for m in family.members],
+        "capabilities": family.capabilities.model_dump(mode="json"),
+    }
+
+
+def _describe_family(family: Family, gate: Gate) -> str:
+    rows = []
+    for m in family.members:
+        caps, provider = m.capabilities, m.provider
+        tokens = gate.tokens_for(provider)
+        token = (
+            tokens.source
+            if tokens
+            else ("not needed" if provider.auth != "required" else "not configured")
+        )
+        sides = (
+            f"ratios {', '.join(caps.aspect_ratios)}"
+            if caps.aspect_ratios
+            else f"{caps.min_side}-{caps.max_side}"
+        )
+        rows.append(
+            [
+                m.full_id,
+                provider.auth,
+                table.dash(caps.negative_prompt),
+                table.dash(caps.steps),
+                table.dash(caps.guidance),
+                table.dash(caps.seed),
+                sides,
+                table.dash(token),
+            ]
+        )
+    headers = ["MEMBER", "AUTH", "NEGATIVE", "STEPS", "GUIDANCE", "SEED", "SIDES", "TOKEN"]
+    shared = family.capabilities
+    lines = [
+        family.full_id,
+        f"  {family.display_name}, served by the best member that can serve now: one with a",
+        "  usable token (or none needed) that takes every parameter given, then your",
+        "  IMAGEGATE_PREFER order, free before paid, the fastest recently.",
+        "",
+        table.render(headers, rows),
+        "",
+        "Every member takes",
+        f"  negative prompt  {table.dash(shared.negative_prompt)}",
+        f"  steps            {table.dash(shared.steps)}",
+        f"  guidance         {table.dash(shared.guidance)}",
+        f"  seed             {table.dash(shared.seed)}",
+        f"  sides            {shared.min_side}-{shared.max_side} px",
+    ]
+    return "\n".join(lines)
 
 
 def _describe(model: Model, token_source: str | None, token_count: int) -> str:

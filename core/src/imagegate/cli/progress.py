@@ -1,7 +1,9 @@
 """One updating status line on stderr while a generation runs, and only on a terminal.
 
 Fed by the `progress=` callback of `Gate.agenerate` (`imagegate.Progress` events) and by a
-ticker, so the elapsed time moves even when a provider reports nothing. Piped output gets
+ticker, so the elapsed time moves even when a provider reports nothing. When a failover
+chain moves on (`any/<family>`, `--fallback`), the hand-over stays at the head of the line
+(`hf: quota spent, retry in 12 min 34 s -> gitee`) while the next model works. Piped output gets
 none of it: scripts see only results on stdout and warnings or errors on stderr.
 """
 
@@ -40,16 +42,24 @@ class ProgressLine:
         self.started = time.monotonic()
         self.events: dict[int, Progress] = {}
         self.latest: Progress | None = None
+        self.handover: str | None = None
         self._shown = False
 
     def __call__(self, event: Progress) -> None:
         self.provider, self.model = event.provider or self.provider, event.model or self.model
-        self.events[event.index] = event
-        self.latest = event
+        if event.stage == "failover":
+            self.handover = event.message
+            self.events.clear()
+            self.latest = None
+        else:
+            self.events[event.index] = event
+            self.latest = event
         self.render()
 
     def text(self) -> str:
         parts = [f"{self.provider} {self.model}"]
+        if self.handover:
+            parts.insert(0, self.handover)
         latest = self.latest
         if len(self.events) > 1:
             done = sum(1 for e in self.events.values() if e.stage == "done")

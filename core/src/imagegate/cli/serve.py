@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from . import console, exit_codes
@@ -20,9 +22,25 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
+@click.option(
+    "--fallback",
+    "fallbacks",
+    multiple=True,
+    metavar="MODEL=FALLBACK[,...]",
+    help="Models to try when MODEL cannot serve (repeatable; env IMAGEGATE_FALLBACKS).",
+)
+def serve(
+    host: str, port: int, api_key: str | None, workers: int, fallbacks: tuple[str, ...]
+) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
+    setting = ";".join(fallbacks) or None
+    if setting or os.environ.get("IMAGEGATE_FALLBACKS"):
+        from imagegate.chain import check_fallbacks
+
+        from . import factory
+
+        check_fallbacks(factory.make_gate(), setting)  # a model it cannot find: exit 2 now
     try:
         from imagegate.server import serve as run_server
     except ImportError as exc:
@@ -34,7 +52,8 @@ def serve(host: str, port: int, api_key: str | None, workers: int) -> None:
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
-    run_server(host=host, port=port, api_key=api_key, workers=workers)
+    extra = {"fallbacks": setting} if setting else {}
+    run_server(host=host, port=port, api_key=api_key, workers=workers, **extra)
 
 
 def _missing_modules(exc: BaseException) -> set[str]:

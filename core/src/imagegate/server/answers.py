@@ -63,6 +63,8 @@ async def render(
     all_warnings = [*warnings, *result.warnings]
     if all_warnings:
         body["warnings"] = all_warnings
+    if result.chain:
+        body["chain"] = [step.model_dump(mode="json") for step in result.chain]
     return body
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from imagegate import Gate, __version__
 from imagegate.catalog import DEFAULT_MODEL
+from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, ImagegateError, InvalidModel
 
 from .answers import render
@@ -32,7 +34,7 @@ from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
 from .media import MediaStore
-from .models_view import model_entry
+from .models_view import family_entry, model_entry
 from .schemas import GenerationBody
 
 __all__ = ["create_app"]
@@ -54,28 +56,39 @@ def create_app(
     max_body: int = MAX_BODY,
     public_url: str | None = None,
     media: MediaStore | None = None,
+    fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
     `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
     deadline of one generation in seconds; `public_url` is the base of `url` answers for
-    images held by this server (default: the address the request came to).
+    images held by this server (default: the address the request came to). `fallbacks`
+    maps a model to the models tried when it cannot serve (`{"gitee/FLUX.1-dev":
+    ["ms/flux-1"]}`, or `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None
     if gate is None:
         gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
+    chains = parse_fallbacks(fallbacks) if fallbacks else None
     store = media or MediaStore()
     files_base = public_url.rstrip("/") if public_url else None
-    jobs = Jobs(gate, store, timeout=timeout, retention=job_retention())
+    jobs = Jobs(gate, store, timeout=timeout, retention=job_retention(), fallbacks=chains)
     timely = Generations(
-        gate, store, api_key=api_key, timeout=timeout, jobs=jobs, describe=_described
+        gate,
+        store,
+        api_key=api_key,
+        timeout=timeout,
+        jobs=jobs,
+        describe=_described,
+        fallbacks=chains,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
+        check_fallbacks(gate, chains)  # a fallback naming no model fails the start
         jobs.start()  # and pick up the jobs a stopped server left running
         try:
             yield
@@ -142,7 +155,8 @@ def create_app(
                 )
             prompt = params.pop("prompt")
             result = await unless_disconnected(
-                request, gate.agenerate(prompt, token=tokens, timeout=timeout, **params)
+                request,
+                gate.agenerate(prompt, token=tokens, timeout=timeout, fallbacks=chains, **params),
             )
         except ClientGone:
             return Response(status_code=499)
@@ -193,7 +207,9 @@ def create_app(
         catalog = gate.catalog
         cached = models_cache.get(id(catalog))
         if cached is None or cached[0] is not catalog:
-            data = {"object": "list", "data": [model_entry(m) for m in catalog]}
+            entries = [model_entry(m) for m in catalog]
+            entries += [family_entry(f) for f in catalog.families.values()]
+            data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
             models_cache[id(catalog)] = cached
@@ -205,6 +221,9 @@ def create_app(
         caller_tokens(request, api_key)
         if not model_id.strip():
             raise InvalidModel("give a model id: GET /v1/models/<id>", param="model")
+        family = gate.get_family(model_id)
+        if family is not None:
+            return json_response(family_entry(family))
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from imagegate import Gate, Model
+    from imagegate import Gate
 
     from .media import MediaStore
     from .schemas import GenerationBody
@@ -61,8 +61,10 @@ class Generations:
         timeout: float,
         jobs: Jobs,
         describe: Callable[[ImagegateError], dict[str, Any]],
+        fallbacks: Any = None,
     ) -> None:
         self.gate, self.media, self.api_key, self.timeout = gate, media, api_key, timeout
+        self.fallbacks = fallbacks
         self.jobs = jobs
         self.describe = describe
         self.idempotency = Idempotency(lambda: gate.state)
@@ -96,7 +98,7 @@ class Generations:
                     params=params,
                     warnings=warnings,
                     base=base,
-                    model=model.full_id,
+                    model=model,
                 )
                 return self._accepted(job), {"kind": "job", "id": job["id"]}
 
@@ -107,7 +109,7 @@ class Generations:
         async def generate(keep: bool) -> tuple[Response, Outcome | None]:
             args = dict(params)
             result = await self.gate.agenerate(
-                args.pop("prompt"), token=tokens, timeout=timeout, **args
+                args.pop("prompt"), token=tokens, timeout=timeout, fallbacks=self.fallbacks, **args
             )
             request.state.model = result.model
             if not keep:
@@ -170,7 +172,7 @@ class Generations:
         return await stream_answer(
             request,
             self.gate,
-            params=params,
+            params={**params, "fallbacks": self.fallbacks},
             tokens=tokens,
             timeout=self.timeout,
             warnings=warnings,
@@ -209,18 +211,21 @@ class Generations:
             {"Location": f"/v1/images/jobs/{job['id']}", "Preference-Applied": "respond-async"},
         )
 
-    def _precheck(self, params: dict[str, Any], tokens: str | None) -> Model:
-        """What a job or a stream would find wrong at once, said before it starts."""
-        from imagegate.pipeline import validate
+    def _precheck(self, params: dict[str, Any], tokens: str | None) -> str:
+        """What a job or a stream would find wrong at once, said before it starts; the
+        model's full id (or the family's, for a failover chain)."""
+        from imagegate.chain import plan_chain
+        from imagegate.pipeline import prepare
         from imagegate.request import build_request
-        from imagegate.resolve import resolve_request
 
         args = dict(params)
         request = build_request(args.pop("prompt"), **args)
+        plan = plan_chain(self.gate, request.model, self.fallbacks)
+        if plan is not None:  # a chain: each model is fitted and checked when its turn comes
+            return plan.primary.model.full_id if plan.primary else plan.label
         model = self.gate.catalog.resolve(request.model).model
-        resolved, _ = resolve_request(request, model)
-        validate(self.gate, resolved, model)
+        prepare(self.gate, request, model)
         provider = model.provider
         if provider.auth == "required" and not self.gate.tokens_for(provider, tokens).tokens:
             raise AuthRequired(f"{provider.display_name} needs a token", provider=provider.id)
-        return model
+        return model.full_id

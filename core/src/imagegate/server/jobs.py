@@ -64,6 +64,7 @@ class _Live:
 
     progress: dict[str, Any] | None = None
     tasks: dict[str, str] = field(default_factory=dict)
+    task_model: str | None = None
     changed: bool = False
     urgent: asyncio.Event = field(default_factory=asyncio.Event)
     listeners: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
@@ -77,6 +78,7 @@ class _Live:
         self.progress, self.changed = shown, True
         if report.task_id:
             self.tasks[str(report.index)] = report.task_id
+            self.task_model = report.model  # a chain's tasks are of the model that ran
             self.urgent.set()  # a task id is written at once: a restart needs it
         self.publish("progress", {"type": events.PROGRESS, **shown})
 
@@ -97,8 +99,10 @@ class Jobs:
         retention: float = RETENTION,
         runner: JobRunner | None = None,
         envelope: Callable[[ImagegateError], dict[str, Any]] | None = None,
+        fallbacks: Any = None,
     ) -> None:
         self.gate, self.media, self.timeout, self.retention = gate, media, timeout, retention
+        self.fallbacks = fallbacks
         self.runner = runner or LocalRunner()
         self.envelope = envelope or (lambda exc: exc.to_openai()["error"])
         self.instance = fingerprint(new_job_id())
@@ -286,12 +290,15 @@ class Jobs:
             keeper = asyncio.get_running_loop().create_task(self._keep(job_id, live, current))
             asked = record["_request"]
             params = dict(asked["params"])
+            if resume and record.get("_task_model"):
+                params["model"] = record["_task_model"]  # pick up that model's own tasks
             try:
                 result = await self.gate.agenerate(
                     params.pop("prompt"),
                     token=tokens,
                     timeout=max(0.1, record["_deadline"] - time.time()),
                     progress=live.report,
+                    fallbacks=None if resume else self.fallbacks,
                     resume=resume or None,
                     **params,
                 )
@@ -339,7 +346,11 @@ class Jobs:
                     return
                 if live.changed:
                     live.changed = False
-                    record.update(progress=live.progress, _tasks=dict(live.tasks))
+                    record.update(
+                        progress=live.progress,
+                        _tasks=dict(live.tasks),
+                        _task_model=live.task_model,
+                    )
                     await self._put(record)
                 await self._claim(job_id, renew=True)
             except ImagegateError as exc:

@@ -2,15 +2,16 @@
 
 One entry per model, under its full id (`ms/black-forest-labs/FLUX.2-dev`); the short names
 that also work (`ms/flux-2`, bare `flux-1-schnell` for HuggingFace) are in `aliases`, so a
-model picker shows each model once.
+model picker shows each model once. Families (`any/z-image-turbo`) follow, with the
+capabilities every member shares and the list of members.
 """
 
 from __future__ import annotations
 
-from imagegate.catalog import BARE_PREFIX
+from imagegate.catalog import BARE_PREFIX, Family
 from imagegate.models import Model
 
-__all__ = ["CREATED", "model_entry"]
+__all__ = ["CREATED", "family_entry", "model_entry"]
 
 CREATED = 1700000000
 """OpenAI lists a creation time; providers publish none, so a fixed one (as the reference)."""
@@ -33,4 +34,26 @@ def model_entry(model: Model) -> dict:
         "auth": provider.auth,
         "image_format": provider.image_format,
         "capabilities": model.capabilities.model_dump(mode="json"),
+    }
+
+
+def family_entry(family: Family) -> dict:
+    members = family.members
+    free = [m for m in members if m.provider.auth != "required"]
+    formats = {m.provider.image_format for m in members}
+    return {
+        "id": family.full_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": "imagegate",
+        "display_name": family.display_name,
+        "provider": "any",
+        "aliases": [],
+        "auth": "required" if not free else ("optional" if len(free) < len(members) else "none"),
+        "image_format": formats.pop() if len(formats) == 1 else None,
+        "capabilities": family.capabilities.model_dump(mode="json"),
+        "family": family.id,
+        "members": [
+            {"id": m.full_id, "provider": m.provider.id, "auth": m.provider.auth} for m in members
+        ],
     }

@@ -56,12 +56,16 @@ def serve(
     workers: int = 1,
     *,
     log_level: str = "info",
+    fallbacks: str | None = None,
 ) -> None:
-    """Run the server until interrupted (blocking)."""
+    """Run the server until interrupted (blocking). `fallbacks` is the
+    `IMAGEGATE_FALLBACKS` setting (`A=B,C;D=E`) for every worker."""
     import uvicorn
 
     api_key = api_key or os.environ.get("IMAGEGATE_API_KEY") or None
     check_exposure(host, api_key)
+    if fallbacks:
+        os.environ["IMAGEGATE_FALLBACKS"] = fallbacks  # read by each worker's Gate
     if api_key:
         # Worker processes build their app from the environment (`app_from_env`).
         os.environ["IMAGEGATE_API_KEY"] = api_key
