@@ -17,7 +17,7 @@ __all__ = ["GenerateContext", "Progress", "ProgressCallback"]
 @dataclass(frozen=True)
 class Progress:
     """One progress report. `stage` is one of: submitted, queued, running, progress,
-    retrying, fetching, done. Providers fill what they know and leave the rest None."""
+    partial, retrying, fetching, done. Providers fill what they know and leave the rest None."""
 
     provider: str
     model: str
