@@ -129,6 +129,8 @@ class Gate:
         self._client = client
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._catalog: Catalog | None = None
+        self._generate_callers: dict[int, tuple[Any, Any]] = {}
+        """Per catalog entry, its plugin's `generate` hook alone (pipeline.py)."""
         self._catalog_key: tuple[int, ...] = ()
         self._state_arg = state
         self._state: StateStore | None = state if isinstance(state, StateStore) else None

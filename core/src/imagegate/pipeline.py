@@ -117,9 +117,8 @@ async def run(
         warnings=warnings,
     )
     try:
-        images = await asyncio.wait_for(
-            _fan_out(gate, entry, resolved, tokens, context, resume or {}),
-            timeout=context.remaining(),
+        images = await _within(
+            context.remaining(), _fan_out(gate, entry, resolved, tokens, context, resume or {})
         )
         if resolved.response_format == "b64_json":
             await gather_or_cancel([image.aread() for image in images])
@@ -167,25 +166,28 @@ async def _fan_out(
     counts = [per_call] * (request.n // per_call) + (
         [request.n % per_call] if request.n % per_call else []
     )
-    pm = gate.plugin_manager
-    caller = pm.subset_hook_caller(
-        "generate", remove_plugins=[p for p in pm.get_plugins() if p is not entry.plugin]
-    )
-    limit = asyncio.Semaphore(gate.max_concurrency)
+    caller = _generate_caller(gate, entry)
+    alone = len(counts) == 1 and not resume  # one call: no copies, no semaphore
+    limit = None if alone else asyncio.Semaphore(gate.max_concurrency)
 
     async def one(index: int, count: int, offset: int) -> list[GeneratedImage]:
         seed = None if request.seed is None else (request.seed + offset) % (MAX_SEED + 1)
-        call = request.model_copy(update={"n": count, "seed": seed})
-        async with limit:
-            images = await call_provider(
-                caller,
-                call,
-                entry.model,
-                tokens.tokens,
-                context.for_call(index, resume.get(index)),
-                health=gate.health,
-                retries=gate.retries,
-            )
+        same = count == request.n and seed == request.seed  # one call: the request itself
+        call = request if same else request.model_copy(update={"n": count, "seed": seed})
+        attempt = call_provider(
+            caller,
+            call,
+            entry.model,
+            tokens.tokens,
+            context if alone else context.for_call(index, resume.get(index)),
+            health=gate.health,
+            retries=gate.retries,
+        )
+        if limit is None:
+            images = await attempt
+        else:
+            async with limit:
+                images = await attempt
         for image in images:
             _complete(gate, image, call, entry.model)
         return images
@@ -195,6 +197,23 @@ async def _fan_out(
         [one(i, c, o) for i, (c, o) in enumerate(zip(counts, offsets, strict=True))]
     )
     return [image for batch in batches for image in batch]
+
+
+def _generate_caller(gate: Gate, entry: Entry) -> Any:
+    """The `generate` hook of `entry`'s plugin alone, made once per catalog entry (a new
+    catalog, after plugins change, has new entries)."""
+    cache = gate._generate_callers
+    found = cache.get(id(entry))
+    if found is not None and found[0] is entry:
+        return found[1]
+    pm = gate.plugin_manager
+    caller = pm.subset_hook_caller(
+        "generate", remove_plugins=[p for p in pm.get_plugins() if p is not entry.plugin]
+    )
+    if len(cache) > 256:
+        cache.clear()
+    cache[id(entry)] = (entry, caller)
+    return caller
 
 
 def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: Model) -> None:
@@ -215,8 +234,23 @@ def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: M
     image._sync_loader = lambda url: fetcher.load_blocking(url, provider)
 
 
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    """`work`, or `TimeoutError` after `seconds`; in the caller's own task where asyncio
+    can (3.11+: `asyncio.timeout`), which spares a task per request."""
+    if _timeout is None:  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(work, timeout=seconds)
+    async with _timeout(seconds):
+        return await work
+
+
+_timeout = getattr(asyncio, "timeout", None)
+
+
 async def gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:
-    """Run concurrently; on the first failure cancel the rest and raise it."""
+    """Run concurrently; on the first failure cancel the rest and raise it (one awaitable
+    runs in the caller's own task: nothing to run beside it)."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         return list(await asyncio.gather(*tasks))

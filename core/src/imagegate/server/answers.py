@@ -13,6 +13,8 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from imagegate import ImageResult
 
     from .media import MediaStore
@@ -30,11 +32,14 @@ async def render(
     result: ImageResult,
     warnings: list[str],
     store: MediaStore,
-    base: str,
+    base: str | Callable[[], str],
     *,
     record: bool = False,
 ) -> dict[str, Any]:
-    """The answer's body (`record=True`: its record, base64 kept in the media store)."""
+    """The answer's body (`record=True`: its record, base64 kept in the media store).
+
+    `base` is where this server's image files are (a callable: worked out only if needed).
+    """
     data = []
     as_b64 = result.request.response_format == "b64_json"
     for image in result.images:
@@ -48,7 +53,8 @@ async def render(
         elif image.url:
             item["url"] = image.url
         else:
-            item["url"] = f"{base}/v1/images/files/{store.put(image.data or b'', image.mime_type)}"
+            root = base() if callable(base) else base
+            item["url"] = f"{root}/v1/images/files/{store.put(image.data or b'', image.mime_type)}"
         item["seed"] = image.seed
         revised = image.metadata.get("revised_prompt")
         if revised:

@@ -28,7 +28,8 @@ from .answers import render
 from .auth import caller_tokens
 from .callers import read_asks
 from .errors import install_handlers, invalid_body, plain_error
-from .generation import Generations
+from .fast_lane import install_fast_lane
+from .generation import Generations, json_response
 from .job_routes import add_job_routes
 from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, unless_disconnected
@@ -41,11 +42,6 @@ __all__ = ["create_app"]
 
 MAX_BODY = 64 * 1024
 """Bytes; a 4000-character prompt in any script fits several times over."""
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(data, status_code=status, media_type="application/json")
 
 
 def create_app(
@@ -140,9 +136,9 @@ def create_app(
         request.state.model = body.model or DEFAULT_MODEL
         params, warnings = body.generate_kwargs()
         asks = read_asks(request.headers)
-        base = files_base or str(request.base_url).rstrip("/")
         try:
             if body.stream or not asks.plain:  # streams, jobs, replays, SDK retries
+                base = files_base or str(request.base_url).rstrip("/")
                 return await timely.answer(
                     request,
                     body=body,
@@ -163,12 +159,15 @@ def create_app(
         except AuthRequired as exc:
             raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
+        base = files_base or (lambda: str(request.base_url).rstrip("/"))
         return json_response(await render(result, warnings, store, base))
 
     # The hot path is a plain Starlette route, placed first so it answers: FastAPI's
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
     # FastAPI route below it exists only to document the body in /docs and /openapi.json.
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
+    # and it skips FastAPI's middleware stack too (fast_lane.py): only the request log runs
+    install_fast_lane(app, "/v1/images/generations", "POST", generations)
     app.post(
         "/v1/images/generations",
         openapi_extra={

@@ -56,14 +56,18 @@ class Asks:
 PLAIN = Asks()
 
 
+_ASKING = {b"prefer", b"idempotency-key", b"x-stainless-retry-count", b"x-stainless-read-timeout"}
+
+
 def read_asks(headers: Headers) -> Asks:
-    """The headers' asks; a 400 naming the header when one is malformed."""
+    """The headers' asks; a 400 naming the header when one is malformed. One pass over the
+    raw headers: most requests ask nothing and pay only that."""
+    if not any(name in _ASKING for name, _ in headers.raw):
+        return PLAIN
     prefer = headers.get("prefer")
     key = headers.get("idempotency-key")
     count = headers.get("x-stainless-retry-count")
     read = headers.get("x-stainless-read-timeout")
-    if prefer is None and key is None and count is None and read is None:
-        return PLAIN
     return Asks(
         respond_async=prefer is not None and _prefers_async(prefer),
         idempotency_key=None if key is None else _idempotency_key(key),

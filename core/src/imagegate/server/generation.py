@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from imagegate.errors import AuthRequired, ImagegateError, InvalidRequest
@@ -43,10 +44,10 @@ class AnswerGone(ImagegateError):
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    import json
-
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(data, status_code=status, media_type="application/json", headers=headers)
+    """Compact UTF-8 JSON, serialised by pydantic-core (Rust: no Python per value)."""
+    return Response(
+        to_json(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class Generations:

@@ -20,6 +20,9 @@ __all__ = ["IGNORED_OPENAI_FIELDS", "GenerationBody"]
 IGNORED_OPENAI_FIELDS = ("background", "moderation", "output_compression", "output_format")
 
 
+_NOT_SENT = frozenset({"stream", "partial_images", *IGNORED_OPENAI_FIELDS})
+
+
 class GenerationBody(BaseModel):
     """`POST /v1/images/generations`."""
 
@@ -64,10 +67,8 @@ class GenerationBody(BaseModel):
 
     def generate_kwargs(self) -> tuple[dict, list[str]]:
         """Keyword arguments for `Gate.agenerate`, and warnings about ignored fields."""
-        params = self.model_dump(
-            exclude_none=True,
-            exclude={"stream", "partial_images", *IGNORED_OPENAI_FIELDS},
-        )
+        # the fields as they are (no serialiser pass: this runs on every request)
+        params = {k: v for k, v in self.__dict__.items() if v is not None and k not in _NOT_SENT}
         if params.get("size", "").strip().lower() == "auto":
             del params["size"]
         warnings = [
