@@ -122,6 +122,17 @@ def test_a_plan_refusal_moves_to_the_next_token_for_that_model_only():
     assert tokens_sent(plugin) == ["free-key", "paid-key", "free-key"]
 
 
+def test_every_key_refused_for_a_model_is_a_permission_error_not_a_rate_limit():
+    plugin = FakePlugin()
+    plugin.failures = [PermissionDenied("needs a paid plan"), PermissionDenied("needs a paid plan")]
+    with imagegate.Gate(plugins=[plugin], tokens={"fake": "free-1-key,free-2-key"}) as gate:
+        with pytest.raises(PermissionDenied):
+            gate.generate("a cat", model="fake/basic")
+        with pytest.raises(PermissionDenied, match="not allowed for fake/basic"):
+            gate.generate("a cat", model="fake/basic")  # known: nothing sent
+    assert len(plugin.calls) == 2
+
+
 def test_a_wait_of_days_is_clamped_to_a_day_and_the_message_says_so():
     plugin = FakePlugin()
     plugin.failures = [RateLimited("slow down", retry_after=5 * 86400)]

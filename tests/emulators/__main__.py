@@ -7,14 +7,22 @@ import argparse
 import os
 import time
 
-from .harness import EMULATORS, start_emulator
+from .harness import DEFAULT_EMULATORS, EMULATORS, start_emulator
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.emulators", description=__doc__)
-    parser.add_argument("names", nargs="*", default=list(EMULATORS), help="which emulators")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        default=list(DEFAULT_EMULATORS),
+        help=f"which emulators, of {', '.join(EMULATORS)} (default: one per provider)",
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="standing delay per answer (s)")
     args = parser.parse_args()
+    unknown = [name for name in args.names if name not in EMULATORS]
+    if unknown:
+        parser.error(f"unknown emulator {unknown[0]!r}; choose from {', '.join(EMULATORS)}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     running = []

@@ -9,8 +9,17 @@ It checks what the real service checks: a key, a JSON body, a known model id car
 Unknown fields are ignored, as an OpenAI-style gateway does; the request log shows them.
 Errors use A4F's OpenAI-style shape `{"error": {"message", "type", "param", "code"}}`.
 
+What A4F's docs (a4f.co/docs/errors) and its upstreams add, on by default:
+    per-model `n`       `n` is 1-10 at A4F, but the upstream takes what it takes: the Imagen
+                        models of provider-4 up to 4 images per call (Imagen's own limit),
+                        the others one (`MODEL_MAX_N`); more is the upstream's 400
+    plan restriction    a free-plan key (token containing "freeplan") asking for a model of
+                        a paid plan (`PAID_MODELS`) gets 403 permission_error; it is not a
+                        bad key, and other models still work with it
+    408                 the `timeout` fault: A4F's "request timed out" answer (retryable)
+
 Token conventions and fault kinds: see control.py. Honoured here: `status`, `quota`,
-`rate_limit`, `delay`, `malformed_json`, `missing_data`, `truncated_image`. Variants:
+`rate_limit`, `delay`, `malformed_json`, `missing_data`, `truncated_image`, `timeout`. Variants:
     quota (variant="daily")         429 "daily free tier ... exceeded" (the default, and the
                                     answer to a "quota" token)
     quota (variant="payment")       402 insufficient credits
@@ -39,7 +48,7 @@ from starlette.routing import Route
 from . import images
 from .control import Control, bearer_token, token_kind
 
-__all__ = ["BASE_PATH", "MODELS", "create_app"]
+__all__ = ["BASE_PATH", "FREE_PLAN_TOKEN", "MODELS", "MODEL_MAX_N", "PAID_MODELS", "create_app"]
 
 BASE_PATH = "/v1"
 
@@ -52,6 +61,15 @@ MODELS = (
 )
 
 MAX_N = 10
+MODEL_MAX_N = {
+    "provider-4/imagen-3.5": 4,
+    "provider-4/imagen-4": 4,
+    "provider-8/imagen-3": 1,
+    "provider-4/flux-schnell": 1,
+    "provider-8/z-image": 1,
+}
+PAID_MODELS = frozenset({"provider-4/imagen-4"})
+FREE_PLAN_TOKEN = "freeplan-token-0001"
 MIN_SIDE, MAX_SIDE = 64, 4096
 _PROVIDER_PREFIX = re.compile(r"^provider-\d+/[^/]+$")
 _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -105,6 +123,25 @@ def rate_limit_answer(retry_after: float = 2) -> JSONResponse:
     )
 
 
+def plan_answer(model: str) -> JSONResponse:
+    return error(
+        403,
+        f"Your current plan (free) does not include access to model '{model}'. "
+        "Upgrade to a paid plan on the dashboard to use it.",
+        type_="permission_error",
+        code="plan_restricted",
+    )
+
+
+def timeout_answer() -> JSONResponse:
+    return error(
+        408,
+        "Request timed out: the upstream provider took too long to respond. Please retry.",
+        type_="timeout_error",
+        code="request_timeout",
+    )
+
+
 def auth_problem(kind: str) -> JSONResponse | None:
     """The answer for a missing or conventionally bad key, or None when the key is fine."""
     if kind == "missing":
@@ -140,7 +177,13 @@ def create_app(control: Control) -> Starlette:
         fault = None
         if kind == "ok":
             fault = control.take(
-                "status", "quota", "rate_limit", "malformed_json", "missing_data", "partial"
+                "status",
+                "quota",
+                "rate_limit",
+                "timeout",
+                "malformed_json",
+                "missing_data",
+                "partial",
             )
         if seconds > 0:
             await asyncio.sleep(seconds)
@@ -151,13 +194,23 @@ def create_app(control: Control) -> Starlette:
             return quota_answer(model)
         if kind == "ratelimit":
             return rate_limit_answer()
-        if fault is not None and fault.kind in ("status", "quota", "rate_limit"):
+        if fault is not None and fault.kind in ("status", "quota", "rate_limit", "timeout"):
             return scripted(fault.kind, fault.params, model)
         if not isinstance(payload, dict):
             return error(400, "The request body must be a JSON object.", code="invalid_json")
         problem = check(payload)
         if problem is not None:
             return problem
+        if "freeplan" in (bearer_token(request) or "") and model in PAID_MODELS:
+            return plan_answer(model)
+        if (n := payload.get("n", 1)) > MODEL_MAX_N[model]:
+            return error(
+                400,
+                f"Upstream provider error: model '{model}' supports at most "
+                f"{MODEL_MAX_N[model]} image(s) per request (n={n}).",
+                param="n",
+                code="invalid_n",
+            )
         if fault is not None and fault.kind == "malformed_json":
             return Response(
                 '{"created": 17, "data": [{"url": ', media_type="application/json", status_code=200
@@ -174,6 +227,8 @@ def create_app(control: Control) -> Starlette:
             return quota_answer(model, params.get("variant", "daily"))
         if kind == "rate_limit":
             return rate_limit_answer(float(params.get("retry_after", 2)))
+        if kind == "timeout":
+            return timeout_answer()
         status = int(params.get("status", 500))
         message = params.get("message") or f"Upstream provider returned HTTP {status}."
         type_ = "server_error" if status >= 500 else "invalid_request_error"

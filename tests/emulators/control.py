@@ -113,6 +113,8 @@ class Control:
         self.task_seconds = 0.3
         """How long an asynchronous task runs before it succeeds."""
         self.images: dict[str, tuple[bytes, str]] = {}
+        self.options: dict[str, Any] = {}
+        """Emulator-specific switches a test flips (the Spaces' `show_error`, ...)."""
         self._ids = itertools.count(1)
 
     def script(self, kind: str, times: int = 1, **params: Any) -> None:
@@ -171,10 +173,12 @@ class Control:
             self.faults.clear()
             self.delay = 0.0
             self.task_seconds = 0.3
+            self.options.clear()
 
     def routes(self) -> list[Any]:
         """Starlette routes: POST /_control/script, POST /_control/reset,
-        POST /_control/settings ({"delay", "task_seconds"}), GET /_control/requests."""
+        POST /_control/settings ({"delay", "task_seconds", "options": {...}}),
+        GET /_control/requests."""
         from starlette.requests import Request
         from starlette.responses import JSONResponse
         from starlette.routing import Route
@@ -193,7 +197,10 @@ class Control:
             for name in ("delay", "task_seconds"):
                 if name in body:
                     setattr(self, name, float(body[name]))
-            return JSONResponse({"delay": self.delay, "task_seconds": self.task_seconds})
+            self.options.update(body.get("options") or {})
+            return JSONResponse(
+                {"delay": self.delay, "task_seconds": self.task_seconds, "options": self.options}
+            )
 
         async def requests(request: Request) -> JSONResponse:
             with self._lock:

@@ -17,11 +17,17 @@ error_message|text). Images are served at `GET /files/{id}`.
 
 Fault kinds honoured: status (status=, message=, shape=), quota (status=402, balance=False:
 with balance=True the 403 `{"code":30001,"message":"Sorry, your account balance is
-insufficient"}` answer), rate_limit (retry_after=), delay (seconds=), malformed_json,
+insufficient"}` answer; variant= one of `QUOTA_VARIANTS`, the service's Chinese answers for
+a spent daily quota (429), an unpaid balance (403), spent resource-package calls (400) and
+arrears (402)), rate_limit (retry_after=), delay (seconds=), malformed_json,
 missing_data (a 200 without `data`, a submit without `task_id`, or a finished task without
 `output`), truncated_image, task_failed (message=, status="failure", in_output=False: the
 reason in `output.error` instead of `message`). Provider-specific: `old_poll_path` (the
-next submit answers without `urls`, and its task is served only at `/v1/task/{id}`).
+next submit answers without `urls`, and its task is served only at `/v1/task/{id}`),
+`async_refused` (the next task submission is refused as the task API refuses a model).
+
+Not every model is served by the task API: a task for one of `ASYNC_REFUSED` is a 400
+(which models is UNCERTAIN; the emulator refuses Qwen-Image, so the case is always there).
 """
 
 from __future__ import annotations
@@ -55,6 +61,13 @@ MODELS: dict[str, tuple[tuple[int, int], bool]] = {
     "FLUX.1-dev": ((1, 50), False),
 }
 MAX_SEED = 2**31 - 1
+ASYNC_REFUSED = frozenset({"Qwen-Image"})
+QUOTA_VARIANTS: dict[str, tuple[int, str]] = {
+    "zh_daily": (429, "今日免费额度已用完，请明天再试或购买资源包"),
+    "zh_balance": (403, "账户余额不足，请充值后再使用"),
+    "zh_count": (400, "您的模型调用次数已用完"),
+    "zh_arrears": (402, "账户已欠费，请充值后继续使用"),
+}
 
 
 class Reject(Exception):
@@ -227,6 +240,9 @@ def create_app(control: Control) -> Starlette:
             await before_answer()
             check_auth(request)
             params = image_params(body, request)
+            model = body.get("model") if isinstance(body, dict) else None
+            if model in ASYNC_REFUSED or control.take("async_refused") is not None:
+                raise Reject(400, f"模型 {model} 暂不支持异步调用 (async tasks are not available)")
         except Reject as reject:
             return reject.response()
         if control.take("malformed_json"):
@@ -331,6 +347,9 @@ def create_app(control: Control) -> Starlette:
 
 
 def quota_answer(params: dict[str, Any]) -> Reject:
+    if params.get("variant") in QUOTA_VARIANTS:
+        status, message = QUOTA_VARIANTS[params["variant"]]
+        return Reject(status, message, params.get("shape", "message"))
     if params.get("balance"):
         return Reject(403, "Sorry, your account balance is insufficient", "code")
     return Reject(

@@ -10,10 +10,18 @@ from typing import Any
 from .control import Control
 from .server import ServerThread
 
-__all__ = ["EMULATORS", "Emulator", "start_emulator"]
+__all__ = ["DEFAULT_EMULATORS", "EMULATORS", "Emulator", "start_emulator"]
 
 # name -> the provider id whose IMAGEGATE_<ID>_BASE_URL points at it
-EMULATORS = {"a4f": "a4f", "gitee": "gitee", "modelscope": "modelscope", "spaces": "huggingface"}
+EMULATORS = {
+    "a4f": "a4f",
+    "gitee": "gitee",
+    "modelscope": "modelscope",
+    "spaces": "huggingface",
+    "real_spaces": "huggingface",  # two Spaces rebuilt from their app.py (real_spaces.py)
+}
+DEFAULT_EMULATORS = ("a4f", "gitee", "modelscope", "spaces")
+"""What `python -m tests.emulators` starts with no names: one per provider."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Real images for the emulators: PNG or WebP bytes of the requested size whose pixels
+"""Real images for the emulators: PNG, WebP or JPEG bytes of the requested size whose pixels
 depend on the prompt and the seed only, so tests can check size, format and reproducibility."""
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def render(prompt: str, seed: int, width: int, height: int, fmt: str = "png") ->
     buffer = io.BytesIO()
     if fmt == "webp":
         image.save(buffer, format="WEBP", quality=60, method=0)
+    elif fmt == "jpeg":
+        image.save(buffer, format="JPEG", quality=75)
     else:
         image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

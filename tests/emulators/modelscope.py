@@ -5,7 +5,10 @@
                                   guidance} -> {"task_id", "request_id"}
     GET  /v1/tasks/{task_id}      Bearer auth, `X-ModelScope-Task-Type: image_generation`;
                                   {"task_status", "task_id", "request_id", ...}
-    GET  /files/{image_id}        the generated PNG (stands in for the OSS link)
+    GET  /files/{image_id}        the generated JPEG (stands in for the OSS link)
+
+Images are JPEG, as the real service's are (its official sample saves `.jpg`), at an address
+without a file extension: a client must label them by their bytes.
 
 A task runs for `control.task_seconds` (read at submit): PENDING for its first third, then
 RUNNING, then SUCCEED with `output_images: [url]` (or FAILED with `errors.message` and
@@ -21,9 +24,14 @@ count at 0, "ratelimit" -> 429 "Request limit exceeded." with calls remaining.
 
 Fault kinds (`control.script(kind, times, **params)`); each is taken by the submit unless
 `on="poll"` is given, which makes the next poll take it instead:
-    status (status=, message=)      an HTTP error in ModelScope's shape (403, 404, 500...)
-    quota (message=, headers=True)  429 with model-requests-remaining 0 (headers=False: none)
-    rate_limit (retry_after=)       429 "Request limit exceeded." with calls remaining
+    status (status=, message=, retry_after=)
+                                    an HTTP error in ModelScope's shape (403, 404, 500...)
+    quota (message=, headers=True, scope="model")
+                                    429 with model-requests-remaining 0 (headers=False:
+                                    none; scope="token": requests-remaining 0 instead)
+    rate_limit (retry_after=, headers=True)
+                                    429 "Request limit exceeded." with calls remaining
+                                    (headers=False: without the rate-limit headers)
     delay (seconds=)                answer late (added to the standing `control.delay`)
     malformed_json                  a 200 whose body is not JSON
     missing_data                    submit: 200 without `task_id`; poll: SUCCEED without
@@ -171,10 +179,13 @@ def create_app(control: Control) -> Starlette:
 
     def quota_answer(token: str, model: str, params: dict[str, Any]) -> JSONResponse:
         headers = limit_headers(token, model, spent=True) if params.get("headers", True) else {}
+        if headers and params.get("scope") == "token":  # the user's 2000 a day, not the model's
+            headers["modelscope-ratelimit-requests-remaining"] = "0"
+            headers["modelscope-ratelimit-model-requests-remaining"] = str(MODEL_DAILY_LIMIT)
         return error(429, params.get("message", LIMIT_EXCEEDED), headers=headers)
 
     def rate_limit_answer(token: str, model: str, params: dict[str, Any]) -> JSONResponse:
-        headers = limit_headers(token, model)
+        headers = limit_headers(token, model) if params.get("headers", True) else {}
         if "retry_after" in params:
             headers["Retry-After"] = f"{float(params['retry_after']):g}"
         return error(429, params.get("message", LIMIT_EXCEEDED), headers=headers)
@@ -183,7 +194,8 @@ def create_app(control: Control) -> Starlette:
         if fault.kind == "status":
             status = int(fault.params.get("status", 500))
             message = fault.params.get("message") or f"Internal error (HTTP {status})."
-            return error(status, message)
+            retry = fault.params.get("retry_after")
+            return error(status, message, headers={"Retry-After": f"{retry:g}"} if retry else None)
         if fault.kind == "quota":
             return quota_answer(token, model, fault.params)
         if fault.kind == "rate_limit":
@@ -291,8 +303,8 @@ def create_app(control: Control) -> Starlette:
 
     def image_url(request: Request, task: Task) -> str:
         if task.image_url is None:
-            png = images.render(task.prompt, task.seed, task.width, task.height, "png")
-            image_id = control.store_image(png, "image/png")
+            jpeg = images.render(task.prompt, task.seed, task.width, task.height, "jpeg")
+            image_id = control.store_image(jpeg, "image/jpeg")
             task.image_url = f"{str(request.base_url).rstrip('/')}/files/{image_id}"
         return task.image_url
 

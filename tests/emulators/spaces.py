@@ -3,13 +3,15 @@
 Each Space is a Gradio Blocks app mounted at `/<space subdomain>` (the part before
 `.hf.space`), so `Client("<root>/luca115-z-image-turbo/")` speaks the full Space protocol
 (config, info, queue join/data, progress, files, cancel) exactly as to huggingface.co, and
-one `IMAGEGATE_HUGGINGFACE_BASE_URL=<root>` points every Space at this process.
+one `IMAGEGATE_HUGGINGFACE_BASE_URL=<root>` points every Space at this process. The apps
+themselves (signatures, and the pipelines' size rules that raise inside the function) are
+in `spaces_apps.py`. `mrfakename-z-image-turbo` is the z-image fallback mirror.
 
-Signatures follow protocols.md 4.3: api_name, inputs in the Space's order with its component
-types, ranges and defaults, and outputs in its types (a WebP `gr.Image` of the requested
-size and the seed as a number; qwen-image-fast reports "Seed used for generation: N").
-`mrfakename-z-image-turbo` is the z-image fallback mirror with the same signature.
-The function spreads `control.delay` over its steps and reports them with `gr.Progress`.
+As on huggingface.co, the Spaces run with `show_error=False`: a `gr.Error` reaches the client
+with its message, any other exception as Gradio's opaque "has not enabled verbose error
+reporting" error (`control.options["show_error"] = True` shows them, like a Space that
+launched with it). The same five Spaces with a `gr.Gallery` output instead of one image are
+mounted under `/_gallery/<space>` (a base URL of `<root>/_gallery`).
 
 Recorded: every call of a Space function (method `CALL`, path `/<space>/<api_name>`, json
 `{"space", "api_name", "inputs"}`, the headers of the queue join, among them
@@ -17,59 +19,69 @@ Recorded: every call of a Space function (method `CALL`, path `/<space>/<api_nam
 `POST /<space>/gradio_api/cancel`, and a `CANCELLED` entry when a running call is cancelled.
 
 Faults (`space=` limits any of them to one Space): gradio_error (message=), zerogpu_quota
-and delay (seconds=) are raised inside the function. A middleware answers the HTTP ones:
-queue_full (503 on queue/join or a POST to gradio_api/call/*), status (status=, message=; on
-that join, or on config when it comes first), space_down (404 for every request to the
-Space, `times` requests long) and space_sleeping (503 with an HTML page). Tokens
+(variant= "current": "...free GPU quota (60s requested vs. 30s left). Try again in 0:12:34",
+"older": "...Sign-up on Hugging Face to get more quotas or retry in 0:09:48", "signup":
+the anonymous wording with a link and no wait), zerogpu_busy ("No GPU was available after
+60s"), crash (message=: an exception that is not a gr.Error) and delay (seconds=) are raised
+inside the function. A middleware answers the HTTP ones: queue_full (503 on queue/join or a
+POST to gradio_api/call/*), status (status=, message=; on that join, or on config when it
+comes first), space_down (404 for every request to the Space, `times` requests long) and
+space_sleeping (503 with an HTML page; redirect=True: a 302 to the Space's page on the Hub,
+which answers 200 HTML, as huggingface.co does for a Space that is not running). Tokens
 (x-hf-authorization) follow control.py: "invalid" -> 401 on config and join, "ratelimit" ->
-429 there, "quota" -> the ZeroGPU quota error from the function.
+429 there, "quota" -> the current ZeroGPU quota error from the function.
 """
 
 # No `from __future__ import annotations`: Gradio finds `request: gr.Request` by evaluated hint.
 import asyncio
 import os
-import random
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .control import Control, Recorded, token_kind
 from .images import render
+from .spaces_apps import BUILDERS, MAX_SEED, QWEN_SIZES
 
-__all__ = ["BASE_PATH", "QWEN_SIZES", "SPACES", "ZEROGPU_QUOTA_MESSAGE", "create_app"]
+__all__ = [
+    "BASE_PATH",
+    "GALLERY_PREFIX",
+    "MAX_SEED",
+    "QWEN_SIZES",
+    "SPACES",
+    "ZEROGPU_BUSY_MESSAGE",
+    "ZEROGPU_MESSAGES",
+    "ZEROGPU_QUOTA_MESSAGE",
+    "create_app",
+]
 
 BASE_PATH = ""
+GALLERY_PREFIX = "/_gallery"
 
-ZEROGPU_QUOTA_MESSAGE = (
-    "You have exceeded your GPU quota (60s requested vs. 56s left). "
+ZEROGPU_MESSAGES = {
+    # today's wording (spaces' `schedule`: the wait is a timedelta printed as H:MM:SS)
+    "current": "You have exceeded your free GPU quota (60s requested vs. 30s left). "
+    "Try again in 0:12:34",
+    # the older wording (levihsu/OOTDiffusion#205)
+    "older": "You have exceeded your GPU quota (46s left vs. 60s requested). "
+    "Sign-up on Hugging Face to get more quotas or retry in 0:09:48.",
+    # anonymous callers: a sign-up link, no wait (e2b-dev/open-computer-use#28)
+    "signup": "You have exceeded your GPU quota (60s requested vs. 56s left). "
     '<a style="white-space: nowrap;text-underline-offset: 2px;color: var(--body-text-color)" '
-    'href="https://huggingface.co/join">Create a free account</a> to get more usage quota.'
-)
-
-# Qwen-Image's usual presets (protocols.md 4.3 (b): the Space's own table is UNCERTAIN).
-QWEN_SIZES = {
-    "1:1": (1328, 1328),
-    "16:9": (1664, 928),
-    "9:16": (928, 1664),
-    "4:3": (1472, 1104),
-    "3:4": (1104, 1472),
-    "3:2": (1584, 1056),
-    "2:3": (1056, 1584),
+    'href="https://huggingface.co/join">Create a free account</a> to get more usage quota.',
 }
+ZEROGPU_QUOTA_MESSAGE = ZEROGPU_MESSAGES["current"]
+ZEROGPU_BUSY_MESSAGE = "No GPU was available after 60s. Retry later"
 
-MAX_SEED = 2**31 - 1
-
-SPACES = (
-    "luca115-z-image-turbo",
-    "mrfakename-z-image-turbo",
-    "mcp-tools-qwen-image-fast",
-    "aidc-ai-ovis-image-7b",
-    "black-forest-labs-flux-1-schnell",
-)
+SPACES = tuple(BUILDERS)
 
 _SLEEPING_PAGE = (
     "<!DOCTYPE html><html><head><title>Space is sleeping</title></head><body>"
     "<h1>This Space is sleeping due to inactivity</h1><p>Restart this Space</p></body></html>"
+)
+_HUB_PAGE = (
+    "<!DOCTYPE html><html><head><title>{name} - a Hugging Face Space</title></head>"
+    "<body><h1>{name}</h1><p>This Space is sleeping. Restart this Space</p></body></html>"
 )
 
 
@@ -78,25 +90,26 @@ def create_app(control: Control) -> Any:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     import gradio as gr
     from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
 
     app = FastAPI()
     for route in control.routes():
         app.router.routes.append(route)
-    builders = {
-        "luca115-z-image-turbo": _z_image,
-        "mrfakename-z-image-turbo": _z_image,
-        "mcp-tools-qwen-image-fast": _qwen_image_fast,
-        "aidc-ai-ovis-image-7b": _ovis_image,
-        "black-forest-labs-flux-1-schnell": _flux_schnell,
-    }
+
+    @app.get("/spaces/{owner}/{name}")
+    async def hub_page(owner: str, name: str) -> HTMLResponse:
+        return HTMLResponse(_HUB_PAGE.format(name=f"{owner}/{name}"))
+
     # The Spaces keep their files apart from gradio_client's download dir (<tmp>/gradio), so a
     # test can tell that the plugin leaves no file behind.
     previous = os.environ.get("GRADIO_TEMP_DIR")
     os.environ["GRADIO_TEMP_DIR"] = str(Path(tempfile.gettempdir()) / "imagegate-spaces-emulator")
     try:
-        for space, build in builders.items():
-            blocks = build(gr, _Runner(control, space))
-            gr.mount_gradio_app(app, blocks, path=f"/{space}", show_error=True)
+        for space, build in BUILDERS.items():
+            for prefix, gallery in (("", False), (GALLERY_PREFIX, True)):
+                runner = _Runner(control, space)
+                runner.blocks = build(gr, runner, gallery=gallery)
+                gr.mount_gradio_app(app, runner.blocks, path=f"{prefix}/{space}", show_error=False)
     finally:
         if previous is None:
             os.environ.pop("GRADIO_TEMP_DIR", None)
@@ -112,6 +125,7 @@ class _Runner:
     def __init__(self, control: Control, space: str) -> None:
         self.control = control
         self.space = space
+        self.blocks: Any = None
 
     async def run(
         self,
@@ -123,6 +137,7 @@ class _Runner:
         steps: int,
     ) -> None:
         headers = {k.lower(): v for k, v in dict(request.headers).items()} if request else {}
+        self.blocks.show_error = bool(self.control.options.get("show_error", False))
         self.control.record(
             Recorded(
                 method="CALL",
@@ -134,12 +149,19 @@ class _Runner:
             )
         )
         token = headers.get("x-hf-authorization", "").removeprefix("Bearer ").strip()
-        fault = _take(self.control, self.space, "gradio_error", "zerogpu_quota", "delay")
-        if fault is not None and fault.kind == "gradio_error":
+        kinds = ("gradio_error", "zerogpu_quota", "zerogpu_busy", "crash", "delay")
+        fault = _take(self.control, self.space, *kinds)
+        kind = fault.kind if fault is not None else None
+        if kind == "gradio_error":
             raise gr.Error(fault.params.get("message", "Simulated failure"))
-        if (fault is not None and fault.kind == "zerogpu_quota") or token_kind(token) == "quota":
-            raise gr.Error(ZEROGPU_QUOTA_MESSAGE)
-        extra = float(fault.params.get("seconds", 1.0)) if fault is not None else 0.0
+        if kind == "zerogpu_quota" or token_kind(token) == "quota":
+            variant = fault.params.get("variant", "current") if fault is not None else "current"
+            raise gr.Error(ZEROGPU_MESSAGES[variant])
+        if kind == "zerogpu_busy":
+            raise gr.Error(ZEROGPU_BUSY_MESSAGE)
+        if kind == "crash":
+            raise RuntimeError(fault.params.get("message", "CUDA error: an illegal memory access"))
+        extra = float(fault.params.get("seconds", 1.0)) if kind == "delay" else 0.0
         try:
             if extra:
                 await asyncio.sleep(extra)
@@ -161,181 +183,6 @@ class _Runner:
         from PIL import Image
 
         return Image.open(io.BytesIO(render(prompt, int(seed), int(width), int(height), "webp")))
-
-
-def _seed(seed: float | int, randomize: bool, top: int) -> int:
-    return random.randint(0, top) if randomize else int(seed)
-
-
-def _z_image(gr: Any, runner: _Runner) -> Any:
-    async def generate_image(
-        prompt: str,
-        height: float,
-        width: float,
-        num_inference_steps: float,
-        seed: float,
-        randomize_seed: bool,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's own idiom)
-    ) -> tuple[Any, int]:
-        inputs = dict(
-            prompt=prompt,
-            height=height,
-            width=width,
-            num_inference_steps=num_inference_steps,
-            seed=seed,
-            randomize_seed=randomize_seed,
-        )
-        api = "/generate_image"
-        await runner.run(gr, api, inputs, request, progress, int(num_inference_steps))
-        used = _seed(seed, randomize_seed, 2**32 - 1)
-        return runner.image(prompt, used, width, height), used
-
-    with gr.Blocks(title="Z-Image Turbo") as blocks:
-        prompt = gr.Textbox(label="Prompt")
-        height = gr.Slider(512, 2048, value=1024, step=64, label="Height")
-        width = gr.Slider(512, 2048, value=1024, step=64, label="Width")
-        steps = gr.Slider(1, 20, value=9, step=1, label="Inference Steps")
-        seed = gr.Number(value=42, precision=0, label="Seed", visible=False)
-        randomize = gr.Checkbox(value=True, label="Randomize Seed")
-        button = gr.Button("Generate")
-        image = gr.Image(label="Generated Image", format="webp")
-        seed_used = gr.Number(label="Seed Used")
-        wiring = dict(
-            fn=generate_image,
-            inputs=[prompt, height, width, steps, seed, randomize],
-            outputs=[image, seed_used],
-            api_name="generate_image",
-        )
-        button.click(**wiring)
-        prompt.submit(**{**wiring, "api_name": "generate_image_1"})
-    return blocks
-
-
-def _qwen_image_fast(gr: Any, runner: _Runner) -> Any:
-    async def generate_image(
-        prompt: str,
-        seed: float,
-        randomize_seed: bool,
-        aspect_ratio: str,
-        guidance_scale: float,
-        num_inference_steps: float,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[Any, str]:
-        inputs = dict(
-            prompt=prompt,
-            seed=seed,
-            randomize_seed=randomize_seed,
-            aspect_ratio=aspect_ratio,
-            guidance_scale=guidance_scale,
-            num_inference_steps=num_inference_steps,
-        )
-        api = "/generate_image"
-        await runner.run(gr, api, inputs, request, progress, int(num_inference_steps))
-        used = _seed(seed, randomize_seed, MAX_SEED)
-        width, height = QWEN_SIZES[aspect_ratio]
-        return runner.image(prompt, used, width, height), f"Seed used for generation: {used}"
-
-    with gr.Blocks(title="Qwen-Image-Fast") as blocks:
-        prompt = gr.Textbox(label="Prompt")
-        seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="Seed")
-        randomize = gr.Checkbox(value=True, label="Randomize seed")
-        ratio = gr.Dropdown(list(QWEN_SIZES), value="16:9", label="Aspect ratio")
-        guidance = gr.Slider(1.0, 10.0, value=1.0, step=0.1, label="Guidance scale")
-        steps = gr.Slider(4, 28, value=8, step=1, label="Inference steps")
-        button = gr.Button("Generate")
-        image = gr.Image(label="Result", format="webp")
-        seed_text = gr.Textbox(label="Seed")
-        button.click(
-            fn=generate_image,
-            inputs=[prompt, seed, randomize, ratio, guidance, steps],
-            outputs=[image, seed_text],
-            api_name="generate_image",
-        )
-    return blocks
-
-
-def _ovis_image(gr: Any, runner: _Runner) -> Any:
-    # Whether Ovis reports a seed is UNCERTAIN (protocols.md 4.3 (c)): it answers the image only.
-    async def generate(
-        prompt: str,
-        height: float,
-        width: float,
-        seed: float,
-        num_inference_steps: float,
-        guidance_scale: float,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> Any:
-        inputs = dict(
-            prompt=prompt,
-            height=height,
-            width=width,
-            seed=seed,
-            num_inference_steps=num_inference_steps,
-            guidance_scale=guidance_scale,
-        )
-        await runner.run(gr, "/generate", inputs, request, progress, int(num_inference_steps))
-        return runner.image(prompt, int(seed), width, height)
-
-    with gr.Blocks(title="Ovis-Image-7B") as blocks:
-        prompt = gr.Textbox(label="Prompt")
-        height = gr.Slider(256, 2048, value=1024, step=32, label="Height")
-        width = gr.Slider(256, 2048, value=1024, step=32, label="Width")
-        seed = gr.Number(value=42, precision=0, label="Seed")
-        steps = gr.Slider(1, 50, value=24, step=1, label="Steps")
-        guidance = gr.Slider(0.0, 20.0, value=4.0, step=0.5, label="Guidance scale")
-        button = gr.Button("Generate")
-        image = gr.Image(label="Image", format="webp")
-        button.click(
-            fn=generate,
-            inputs=[prompt, height, width, seed, steps, guidance],
-            outputs=[image],
-            api_name="generate",
-        )
-    return blocks
-
-
-def _flux_schnell(gr: Any, runner: _Runner) -> Any:
-    async def infer(
-        prompt: str,
-        seed: float,
-        randomize_seed: bool,
-        width: float,
-        height: float,
-        num_inference_steps: float,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008
-    ) -> tuple[Any, int]:
-        inputs = dict(
-            prompt=prompt,
-            seed=seed,
-            randomize_seed=randomize_seed,
-            width=width,
-            height=height,
-            num_inference_steps=num_inference_steps,
-        )
-        await runner.run(gr, "/infer", inputs, request, progress, int(num_inference_steps))
-        used = _seed(seed, randomize_seed, MAX_SEED)
-        return runner.image(prompt, used, width, height), used
-
-    with gr.Blocks(title="FLUX.1 [schnell]") as blocks:
-        prompt = gr.Text(label="Prompt")
-        seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="Seed")
-        randomize = gr.Checkbox(value=True, label="Randomize seed")
-        width = gr.Slider(256, 2048, value=1024, step=32, label="Width")
-        height = gr.Slider(256, 2048, value=1024, step=32, label="Height")
-        steps = gr.Slider(1, 50, value=4, step=1, label="Number of inference steps")
-        button = gr.Button("Run")
-        image = gr.Image(label="Result", format="webp")
-        button.click(
-            fn=infer,
-            inputs=[prompt, seed, randomize, width, height, steps],
-            outputs=[image, seed],
-            api_name="infer",
-        )
-    return blocks
 
 
 def _take(control: Control, space: str, *kinds: str) -> Any:
@@ -360,7 +207,7 @@ class _FaultMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        space, _, rest = path.lstrip("/").partition("/")
+        space, _, rest = path.removeprefix(GALLERY_PREFIX).lstrip("/").partition("/")
         if space not in SPACES:
             await self.app(scope, receive, send)
             return
@@ -372,7 +219,7 @@ class _FaultMiddleware:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        status, content_type, body = answer
+        status, content_type, body, *extra = answer
         await send(
             {
                 "type": "http.response.start",
@@ -380,19 +227,23 @@ class _FaultMiddleware:
                 "headers": [
                     (b"content-type", content_type.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    *extra,
                 ],
             }
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _fault(
-        self, space: str, rest: str, method: str, headers: dict[str, str]
-    ) -> tuple[int, str, bytes] | None:
+    def _fault(self, space: str, rest: str, method: str, headers: dict[str, str]) -> tuple | None:
         import json
 
         if _take(self.control, space, "space_down"):
             return 404, "application/json", b'{"detail":"Not Found"}'
-        if _take(self.control, space, "space_sleeping"):
+        fault = _take(self.control, space, "space_sleeping")
+        if fault is not None and fault.params.get("redirect"):
+            owner, _, name = space.partition("-")
+            location = f"/spaces/{owner}/{name}".encode()
+            return 302, "text/html; charset=utf-8", b"", (b"location", location)
+        if fault is not None:
             return 503, "text/html; charset=utf-8", _SLEEPING_PAGE.encode()
         is_join = method == "POST" and (
             rest == "gradio_api/queue/join" or rest.startswith("gradio_api/call/")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.emulators.a4f import FREE_PLAN_TOKEN, MODEL_MAX_N
 from tests.emulators.control import (
     EXPIRED_TOKEN,
     INVALID_TOKEN,
@@ -85,7 +86,7 @@ def test_b64_json_answer_carries_the_png_itself(a4f_emulator):
 
 
 def test_n_images_in_one_answer_and_default_size(a4f_emulator):
-    response = post(a4f_emulator, {"model": "provider-8/z-image", "prompt": "dog", "n": 3})
+    response = post(a4f_emulator, {"model": "provider-4/imagen-3.5", "prompt": "dog", "n": 3})
     data = response.json()["data"]
     assert len(data) == 3
     contents = [httpx.get(item["url"], timeout=10).content for item in data]
@@ -234,8 +235,8 @@ def test_scripted_missing_data(a4f_emulator, variant, check):
 
 def test_scripted_partial_batch_returns_fewer_images(a4f_emulator):
     a4f_emulator.script("partial", count=2)
-    assert len(post(a4f_emulator, body(n=5)).json()["data"]) == 2
-    assert len(post(a4f_emulator, body(n=5)).json()["data"]) == 5
+    assert len(post(a4f_emulator, body(n=4)).json()["data"]) == 2
+    assert len(post(a4f_emulator, body(n=4)).json()["data"]) == 4
 
 
 def test_scripted_truncated_image_serves_half_the_bytes(a4f_emulator):
@@ -277,3 +278,24 @@ def test_usage_needs_a_key_and_reports_limits(a4f_emulator):
     answer = httpx.get(url, headers={"Authorization": f"Bearer {VALID_TOKEN}"}, timeout=10).json()
     assert answer["account_information"]["plan"] in {"free", "basic", "pro"}
     assert {"rpm", "rpd"} <= set(answer["rate_limits"])
+
+
+@pytest.mark.parametrize(("model", "most"), sorted(MODEL_MAX_N.items()))
+def test_each_upstream_takes_its_own_number_of_images_per_call(a4f_emulator, model, most):
+    assert len(post(a4f_emulator, body(model=model, n=most)).json()["data"]) == most
+    error = assert_error_shape(post(a4f_emulator, body(model=model, n=most + 1)), 400)
+    assert error["param"] == "n" and f"at most {most}" in error["message"]
+
+
+def test_a_free_plan_key_is_refused_a_paid_model_with_403_but_not_others(a4f_emulator):
+    error = assert_error_shape(post(a4f_emulator, body(), token=FREE_PLAN_TOKEN), 403)
+    assert error["type"] == "permission_error" and "plan" in error["message"]
+    other = post(a4f_emulator, body(model="provider-4/imagen-3.5"), token=FREE_PLAN_TOKEN)
+    assert other.status_code == 200
+
+
+def test_scripted_timeout_is_408(a4f_emulator):
+    a4f_emulator.script("timeout")
+    error = assert_error_shape(post(a4f_emulator, body()), 408)
+    assert error["type"] == "timeout_error"
+    assert post(a4f_emulator, body()).status_code == 200

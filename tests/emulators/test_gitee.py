@@ -17,6 +17,7 @@ from tests.emulators.control import (
     RATE_LIMIT_TOKEN,
     VALID_TOKEN,
 )
+from tests.emulators.gitee import ASYNC_REFUSED, QUOTA_VARIANTS
 
 AUTH = {"Authorization": f"Bearer {VALID_TOKEN}"}
 
@@ -304,3 +305,22 @@ def test_control_api_over_http(gitee_emulator):
     assert post(gitee_emulator, json=body()).status_code == 500
     log = httpx.get(root + "/_control/requests").json()
     assert log[-1]["json"]["model"] == "z-image-turbo"
+
+
+@pytest.mark.parametrize("variant", sorted(QUOTA_VARIANTS))
+def test_quota_answers_in_chinese(gitee_emulator, variant):
+    status, message = QUOTA_VARIANTS[variant]
+    gitee_emulator.script("quota", variant=variant)
+    answer = post(gitee_emulator, json=body())
+    assert answer.status_code == status and answer.json() == {"message": message}
+    assert post(gitee_emulator, json=body()).status_code == 200
+
+
+def test_the_task_api_refuses_some_models_and_scripted_ones(gitee_emulator):
+    for model in sorted(ASYNC_REFUSED):
+        answer = post(gitee_emulator, "/async/images/generations", json=body(model=model))
+        assert answer.status_code == 400 and "异步" in answer.json()["error"]["message"]
+        assert post(gitee_emulator, json=body(model=model)).status_code == 200  # sync works
+    gitee_emulator.script("async_refused")
+    assert post(gitee_emulator, "/async/images/generations", json=body()).status_code == 400
+    assert post(gitee_emulator, "/async/images/generations", json=body()).status_code == 200

@@ -90,7 +90,7 @@ def test_a_plain_http_task_gets_an_image_from_modelscope(exported):
             break
         time.sleep(0.1)
     image = httpx.get(task["output_images"][0], timeout=10)
-    assert image.content.startswith(b"\x89PNG")
+    assert image.content.startswith(b"\xff\xd8\xff")  # ModelScope images are JPEG
 
 
 def test_gradio_client_gets_an_image_from_a_space(exported):

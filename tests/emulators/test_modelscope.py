@@ -56,7 +56,7 @@ def wait_done(emulator, task_id: str) -> tuple[list[str], dict]:
     raise AssertionError(f"task never finished: {seen}")
 
 
-def test_task_moves_pending_running_succeed_and_serves_the_png(modelscope_emulator):
+def test_task_moves_pending_running_succeed_and_serves_a_jpeg(modelscope_emulator):
     modelscope_emulator.control.task_seconds = 0.3
     answer = submit(modelscope_emulator)
     assert answer.status_code == 200
@@ -68,7 +68,9 @@ def test_task_moves_pending_running_succeed_and_serves_the_png(modelscope_emulat
     image = httpx.get(body["output_images"][0])
     assert image.status_code == 200
     decoded = Image.open(io.BytesIO(image.content))
-    assert (decoded.format, decoded.size) == ("PNG", (512, 768))
+    assert (decoded.format, decoded.size) == ("JPEG", (512, 768))
+    assert image.headers["content-type"] == "image/jpeg"
+    assert "." not in body["output_images"][0].rsplit("/", 1)[-1]  # no extension to go by
 
 
 def test_same_prompt_and_seed_give_the_same_pixels(modelscope_emulator):
@@ -214,7 +216,7 @@ def test_task_failed_reports_errors_message_and_error_message(modelscope_emulato
     ],
 )
 def test_status_words_can_be_the_variants(modelscope_emulator, words, expected):
-    modelscope_emulator.control.task_seconds = 0.3
+    modelscope_emulator.control.task_seconds = 1.5  # each word lasts long enough on a busy machine
     modelscope_emulator.script("status_words", **words)
     task_id = submit(modelscope_emulator).json()["task_id"]
     seen: list[str] = []
@@ -271,6 +273,20 @@ def test_malformed_and_missing_data_on_submit(modelscope_emulator):
         broken.json()
     missing = submit(modelscope_emulator)
     assert missing.status_code == 200 and "task_id" not in missing.json()
+
+
+def test_a_poll_can_be_rate_limited_with_or_without_headers(modelscope_emulator):
+    modelscope_emulator.control.task_seconds = 0
+    modelscope_emulator.script("rate_limit", on="poll", retry_after=3)
+    modelscope_emulator.script("rate_limit", on="poll", headers=False)
+    task_id = submit(modelscope_emulator).json()["task_id"]
+    limited = poll(modelscope_emulator, task_id)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3"
+    assert "modelscope-ratelimit-requests-remaining" in limited.headers
+    bare = poll(modelscope_emulator, task_id)
+    assert bare.status_code == 429 and "retry-after" not in bare.headers
+    assert not any(h.startswith("modelscope-ratelimit") for h in bare.headers)
+    assert poll(modelscope_emulator, task_id).json()["task_status"] == "SUCCEED"
 
 
 def test_poll_faults_are_taken_by_the_poll(modelscope_emulator):

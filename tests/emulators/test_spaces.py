@@ -179,13 +179,67 @@ def test_gradio_error_is_an_error_event(spaces_emulator):
     assert event == "error" and data["error"] == "Simulated failure"
 
 
-def test_zerogpu_quota_by_fault_and_by_token(spaces_emulator):
-    spaces_emulator.script("zerogpu_quota")
+@pytest.mark.parametrize(
+    ("variant", "wording"),
+    [
+        ("current", "free GPU quota (60s requested vs. 30s left). Try again in 0:12:34"),
+        ("older", "Sign-up on Hugging Face to get more quotas or retry in 0:09:48."),
+        ("signup", 'href="https://huggingface.co/join">Create a free account</a>'),
+    ],
+)
+def test_zerogpu_quota_in_each_wording(spaces_emulator, variant, wording):
+    spaces_emulator.script("zerogpu_quota", variant=variant)
     event, data = call(spaces_emulator, Z, "generate_image", ["a cat", 512, 512, 1, 1, False])
-    assert event == "error" and "You have exceeded your GPU quota" in data["error"]
+    assert event == "error" and wording in data["error"]
+
+
+def test_zerogpu_quota_by_token_is_todays_wording(spaces_emulator):
     headers = {"x-hf-authorization": f"Bearer {QUOTA_TOKEN}"}
     event, data = call(spaces_emulator, Z, "generate_image", ["a", 512, 512, 1, 1, False], headers)
-    assert event == "error" and "exceeded your GPU quota" in data["error"]
+    assert event == "error" and data["error"].endswith("Try again in 0:12:34")
+
+
+def test_zerogpu_busy_is_an_error_event(spaces_emulator):
+    spaces_emulator.script("zerogpu_busy")
+    event, data = call(spaces_emulator, FLUX, "infer", ["a cat", 1, False, 256, 256, 1])
+    assert event == "error" and data["error"].startswith("No GPU was available")
+
+
+def test_spaces_hide_other_exceptions_as_real_ones_do(spaces_emulator):
+    spaces_emulator.script("crash", message="CUDA out of memory")
+    event, data = call(spaces_emulator, FLUX, "infer", ["a cat", 1, False, 256, 256, 1])
+    assert event == "error" and data["error"] is None  # show_error=False
+    spaces_emulator.control.options["show_error"] = True
+    spaces_emulator.script("crash", message="CUDA out of memory")
+    event, data = call(spaces_emulator, FLUX, "infer", ["a cat", 1, False, 256, 256, 1])
+    assert event == "error" and data["error"] == "CUDA out of memory"
+
+
+def test_z_image_pipeline_refuses_sides_off_its_multiple_of_16(spaces_emulator):
+    event, data = call(spaces_emulator, Z, "generate_image", ["a cat", 1000, 512, 1, 1, False])
+    assert event == "error" and data["error"] is None  # a ValueError, hidden
+    spaces_emulator.control.options["show_error"] = True
+    event, data = call(spaces_emulator, Z, "generate_image", ["a cat", 1000, 512, 1, 1, False])
+    assert data["error"].startswith("Height must be divisible by 16 (got 1000)")
+
+
+@pytest.mark.parametrize(("space", "api"), [(FLUX, "infer"), (OVIS, "generate")])
+def test_flux_and_ovis_pipelines_make_the_multiple_of_16_below(spaces_emulator, space, api):
+    data = ["a cat", 1, False, 1000, 300, 1] if space == FLUX else ["a cat", 300, 1000, 1, 1, 4]
+    event, answer = call(spaces_emulator, space, api, data)
+    assert event == "complete"
+    assert image_of(answer[0]["url"]).size == (992, 288)
+
+
+def test_a_gallery_variant_answers_a_list_of_images(spaces_emulator):
+    base = f"{spaces_emulator.root_url}/_gallery/{FLUX}/gradio_api/call/infer"
+    with httpx.Client(timeout=30) as client:
+        event_id = client.post(base, json={"data": ["a cat", 3, False, 256, 256, 1]}).json()
+        stream = client.get(f"{base}/{event_id['event_id']}").text
+    data = json.loads(stream.split("event: complete\ndata: ")[1].splitlines()[0])
+    gallery, seed = data
+    assert seed == 3 and isinstance(gallery, list)
+    assert image_of(gallery[0]["image"]["url"]).size == (256, 256)
 
 
 def test_queue_full_is_503_on_join(spaces_emulator):
@@ -213,6 +267,14 @@ def test_space_down_is_404_for_that_space_only(spaces_emulator):
     assert httpx.get(f"{spaces_emulator.root_url}/{Z}/config").status_code == 404
     assert httpx.get(f"{spaces_emulator.root_url}/{Z}/gradio_api/info").status_code == 404
     assert httpx.get(f"{spaces_emulator.root_url}/{Z}/config").status_code == 200
+
+
+def test_a_sleeping_space_can_redirect_to_its_hub_page(spaces_emulator):
+    spaces_emulator.script("space_sleeping", space=Z, redirect=True)
+    answer = httpx.get(f"{spaces_emulator.root_url}/{Z}/config")
+    assert answer.status_code == 302
+    page = httpx.get(f"{spaces_emulator.root_url}{answer.headers['location']}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
 def test_sleeping_space_answers_html_503(spaces_emulator):

@@ -52,15 +52,7 @@ class EmulatorStage:
     ("plugin", "emulator_name"),
     [
         (imagegate_a4f, "a4f_emulator"),
-        pytest.param(
-            imagegate_gitee,
-            "gitee_emulator",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the Gitee plugin on main answers a 403 with ProviderError; the fidelity "
-                "branch maps it through imagegate.upstream (PermissionDenied): drop this mark",
-            ),
-        ),
+        (imagegate_gitee, "gitee_emulator"),
         (imagegate_modelscope, "modelscope_emulator"),
     ],
     ids=["a4f", "gitee", "modelscope"],

@@ -241,11 +241,32 @@ async def test_no_token_is_auth_required_before_any_call(gitee_emulator):
 @pytest.mark.parametrize(
     ("fault", "params", "error", "words"),
     [
-        ("status", {"status": 400, "message": "prompt rejected"}, errors.ProviderError, "rejected"),
-        ("status", {"status": 400, "message": "bad size", "shape": "message"}, None, "bad size"),
-        ("status", {"status": 400, "message": "no", "shape": "error_message"}, None, "no"),
+        (
+            "status",
+            {"status": 400, "message": "prompt rejected"},
+            errors.InvalidRequest,
+            "rejected",
+        ),
+        (
+            "status",
+            {"status": 400, "message": "bad size", "shape": "message"},
+            errors.InvalidRequest,
+            "bad size",
+        ),
+        (
+            "status",
+            {"status": 400, "message": "no", "shape": "error_message"},
+            errors.InvalidRequest,
+            "no",
+        ),
         ("status", {"status": 418, "message": "teapot", "shape": "text"}, None, "teapot"),
-        ("status", {"status": 401, "message": "Unauthorized"}, errors.AuthInvalid, "refused"),
+        ("status", {"status": 401, "message": "Unauthorized"}, errors.AuthInvalid, "rejected"),
+        (
+            "status",
+            {"status": 403, "message": "无权限访问该模型"},
+            errors.PermissionDenied,
+            "无权限访问该模型",
+        ),
         ("status", {"status": 403, "message": "key expired"}, errors.AuthExpired, "expired"),
         ("status", {"status": 503, "message": "busy"}, errors.ProviderError, "busy"),
         ("quota", {}, errors.QuotaExceeded, "quota"),
@@ -303,7 +324,7 @@ async def test_a_token_echoed_by_the_service_never_reaches_the_caller(gitee_emul
     secret = "valid-SECRET-token-4242"
     gitee_emulator.script("status", status=400, message=f"bad request for key {secret}")
     async with new_gate(gitee_emulator, tokens=secret, retries=0) as gate:
-        with pytest.raises(errors.ProviderError) as raised:
+        with pytest.raises(errors.InvalidRequest) as raised:
             await gate.agenerate("a cat", model="gitee/z-image-turbo")
     assert secret not in str(raised.value) and secret not in repr(raised.value)
     assert "bad request for key" in str(raised.value)
@@ -457,21 +478,23 @@ async def test_a_caller_who_cancels_cancels_the_task(gate, task_mode):
 # -- choosing between the synchronous call and the task API ----------------------------------
 
 
-async def test_a_gateway_timeout_switches_to_the_task_api_and_is_remembered(gate, gitee_emulator):
+async def test_a_gateway_timeout_sends_the_next_request_to_the_task_api(gate, gitee_emulator):
     gitee_emulator.control.task_seconds = 0.05
     gitee_emulator.script("status", status=504, message="Gateway Time-out", shape="text")
-    events: list[imagegate.Progress] = []
-    result = await gate.agenerate("a cat", model="gitee/FLUX.1-dev", progress=events.append)
-    assert result.images[0].metadata["mode"] == "async"
-    assert paths(gitee_emulator)[:2] == [
-        "POST /v1/images/generations",
-        "POST /v1/async/images/generations",
-    ]
-    assert any(e.stage == "retrying" and "task" in (e.message or "") for e in events)
+    with pytest.raises(errors.Timeout) as raised:
+        await gate.agenerate("a cat", model="gitee/FLUX.1-dev")
+    # no second paid job while the first may still finish
+    assert paths(gitee_emulator) == ["POST /v1/images/generations"]
+    message = raised.value.message
+    assert "may still be made, and billed" in message and "did not submit it again" in message
+    assert "next request goes to Gitee AI's task API" in message
+    assert not raised.value.transient  # the core does not resubmit it either
 
     gitee_emulator.requests.clear()
-    await gate.agenerate("a cat", model="gitee/FLUX.1-dev")
+    result = await gate.agenerate("a cat", model="gitee/FLUX.1-dev")
     assert paths(gitee_emulator)[0] == "POST /v1/async/images/generations"
+    assert result.images[0].metadata["mode"] == "async"
+    assert any("task API" in w and "504" in w for w in result.warnings)
     gitee_emulator.requests.clear()
     await gate.agenerate("a cat", model="gitee/z-image-turbo")  # other models stay sync
     assert paths(gitee_emulator) == ["POST /v1/images/generations"]
@@ -480,9 +503,11 @@ async def test_a_gateway_timeout_switches_to_the_task_api_and_is_remembered(gate
 async def test_sync_mode_never_uses_the_task_api(gate, gitee_emulator, monkeypatch):
     monkeypatch.setenv("IMAGEGATE_GITEE_MODE", "sync")
     gitee_emulator.script("status", status=504, message="Gateway Time-out")
-    with pytest.raises(errors.ProviderError, match="HTTP 504"):
+    with pytest.raises(errors.Timeout, match="HTTP 504") as raised:
         await gate.agenerate("a cat", model="gitee/FLUX.1-dev")
     assert paths(gitee_emulator) == ["POST /v1/images/generations"]
+    assert "IMAGEGATE_GITEE_MODE" not in raised.value.message
+    assert "IMAGEGATE_GITEE_MODE" in raised.value.hint
 
 
 async def test_an_unknown_mode_warns_and_uses_auto(gate, gitee_emulator, monkeypatch):

@@ -407,7 +407,7 @@ async def test_zerogpu_quota_anonymous_is_quota_exceeded_in_plain_text(spaces_em
         with pytest.raises(errors.QuotaExceeded) as caught:
             await g.agenerate("a cat", size="512x512", seed=1)
     message = str(caught.value)
-    assert "exceeded your GPU quota" in message and "<a" not in message
+    assert "exceeded your free GPU quota" in message and "<a" not in message
     assert "huggingface.co/settings/tokens" in message
 
 

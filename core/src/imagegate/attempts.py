@@ -129,8 +129,12 @@ def _nothing_usable(
     if soonest is not None:
         wait = max(1.0, soonest - health.clock())
         message += f"; the first is usable again in {describe_wait(wait)}"
-        quota = any(s.code == QuotaExceeded.code and s.state == COOLING for s in blocked)
-        kind = QuotaExceeded if quota else RateLimited
+        cooling = [s for s in blocked if s.state == COOLING]
+        kind: type[ImagegateError] = RateLimited
+        if any(s.code == QuotaExceeded.code for s in cooling):
+            kind = QuotaExceeded
+        elif all(s.code == PermissionDenied.code for s in cooling):
+            kind = PermissionDenied  # the plans refuse this model: not a matter of waiting
         return kind(message, provider=provider.id, retry_after=wait, hint=hint)
     if isinstance(failure, (AuthError, PermissionDenied)) and len(blocked) == 1:
         return failure

@@ -24,10 +24,14 @@ from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
 from .fetch import ImageFetcher
 from .health import OK, KeyHealth, KeyState
+from .history import History
+from .history import pass_links as _pass_links
+from .media import MediaStore, open_media
 from .models import Model, Provider
 from .plugins import get_plugin_manager, new_plugin_manager, plugin_info
 from .request import ImageRequest
 from .results import ImageResult
+from .retention import Janitor, parse_retention
 from .state import StateStore, fingerprint, open_state
 
 if TYPE_CHECKING:
@@ -90,7 +94,12 @@ class Gate:
     the keys file (a server does this unless it is protected). `state` is where key health
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
-    data dir. `clock` (unix seconds) exists for tests of waits.
+    data dir. `history=True` records every generation in the state store (`gate.history`
+    lists them); `keep_images=True` stores every image in `media` (a `MediaStore`, a URL,
+    or None for IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the
+    links of the providers in `pass_links`; both are kept for `retention` (seconds, `7d`,
+    `forever`; default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for
+    tests of waits and retention.
 
     `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
     ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
@@ -111,6 +120,11 @@ class Gate:
         retries: int = 2,
         use_stored_tokens: bool = True,
         state: StateStore | str | None = None,
+        history: bool = False,
+        keep_images: bool = False,
+        pass_links: Iterable[str] = (),
+        media: MediaStore | str | None = None,
+        retention: float | str | None = None,
         clock: Callable[[], float] | None = None,
         prefer: str | Sequence[str] | None = None,
         fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
@@ -135,7 +149,18 @@ class Gate:
         self._state_arg = state
         self._state: StateStore | None = state if isinstance(state, StateStore) else None
         self._own_state = not isinstance(state, StateStore)
-        self.health = KeyHealth(lambda: self.state, clock or time.time)
+        self.clock = clock or time.time
+        self.health = KeyHealth(lambda: self.state, self.clock)
+        self.record_history = history
+        self.keep_images = keep_images
+        self.pass_links = _pass_links(pass_links)
+        self.history_source = "library"
+        """What records say made them: `library`, or `cli` and `server` for those."""
+        self.retention = parse_retention(retention)
+        self._media_arg = media
+        self._media: MediaStore | None = media if isinstance(media, MediaStore) else None
+        self.history = History(self)
+        self.janitor = Janitor(lambda: self.state, lambda: self._media, self.retention, self.clock)
         self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
         self._portal: Any = None
         self._portal_cm: Any = None
@@ -245,6 +270,20 @@ class Gate:
                     self._state = open_state(arg if isinstance(arg, str) else None)
         return self._state
 
+    @property
+    def media(self) -> MediaStore:
+        """The media store for kept images (opened on first use)."""
+        if self._media is None:
+            with self._lock:
+                if self._media is None:
+                    arg = self._media_arg
+                    self._media = open_media(
+                        arg if isinstance(arg, str) else None,
+                        retention=self.retention,
+                        clock=self.clock,
+                    )
+        return self._media
+
     async def akey_status(self, provider: str | None = None) -> list[KeyStatus]:
         """Every configured token (and anonymous use where allowed) with its health, and
         every other token the state store knows of; never a token itself."""
@@ -296,6 +335,8 @@ class Gate:
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+        history: bool | None = None,
+        keep_images: bool | None = None,
         resume: Mapping[int, str] | None = None,
         **params: Any,
     ) -> ImageResult:
@@ -303,13 +344,15 @@ class Gate:
 
         `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        `history` and `keep_images` override the gate's settings for this call.
         `resume` continues an interrupted run of one model (name it in `model`): the
         provider task ids its `Progress` events reported (`task_id`), by call `index`;
         those calls poll their task again instead of submitting a new one.
         """
         from .failover import generate
+        from .history import recorded
 
-        return await generate(
+        run = generate(
             self,
             prompt,
             model=model,
@@ -319,6 +362,16 @@ class Gate:
             fallbacks=fallbacks,
             params=params,
             resume=resume,
+        )
+        return await recorded(
+            self,
+            run,
+            prompt=prompt,
+            model=model,
+            params=params,
+            record=history,
+            keep=keep_images,
+            timeout=timeout,
         )
 
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
@@ -359,6 +412,9 @@ class Gate:
         return self._portal.call(lambda: func(*args, **kwargs))
 
     async def aclose(self) -> None:
+        await self.janitor.wait()
+        if self._media is not None:
+            await self._media.close()  # every stored image on disk before we go
         if self._own_client and self._client is not None:
             if self._client_loop is asyncio.get_running_loop():
                 await self._client.aclose()

@@ -2,7 +2,8 @@
 
 resolve the model -> fill defaults -> validate -> find tokens -> fan `n` out into calls ->
 each call: healthy token, retries, rotation (`attempts`) -> check the images -> fetch bytes
-when `b64_json` was asked. `Gate.agenerate` is its public face.
+when `b64_json` was asked. `Gate.agenerate` is its public face (through `failover`,
+which runs it for each model of a chain).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .context import GenerateContext, ProgressCallback
 from .credentials import TokenSource, split_tokens
 from .errors import ImagegateError, InvalidRequest, Timeout
 from .fetch import checked
-from .request import MAX_SEED, ImageRequest, build_request
+from .request import MAX_SEED, ImageRequest
 from .resolve import resolve_request
 from .results import GeneratedImage, ImageResult
 
@@ -26,31 +27,9 @@ if TYPE_CHECKING:
     from .gate import Gate
     from .models import Model
 
-__all__ = ["gather_or_cancel", "generate", "generate_request", "prepare", "run"]
+__all__ = ["gather_or_cancel", "generate_request", "prepare", "run"]
 
 T = TypeVar("T")
-
-
-async def generate(
-    gate: Gate,
-    prompt: str | ImageRequest,
-    *,
-    model: str | None,
-    token: str | Sequence[str] | None,
-    progress: ProgressCallback | None,
-    timeout: float | None,
-    params: dict[str, Any],
-) -> ImageResult:
-    started = time.monotonic()
-    request = build_request(prompt, model=model, **params)
-    return await generate_request(
-        gate,
-        request,
-        token=token,
-        progress=progress,
-        started=started,
-        deadline=started + (timeout or gate.timeout),
-    )
 
 
 async def generate_request(

@@ -1,7 +1,10 @@
 """Fill a request in from the model's capabilities, and say what the model cannot take.
 
 A value the model does not support is dropped with a warning carried in the result, never
-silently; a value out of range is left for validation to reject.
+silently; a value out of range is left for validation to reject. A size the caller typed in
+pixels is theirs: one off the model's `size_step` is rejected by validation, naming the
+nearest valid sizes. A size the core chose (from an aspect ratio or the default) is snapped
+to the step, with a warning when that changed it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import random
 
 from .models import Model
 from .request import MAX_SEED, ImageRequest, parse_size
+from .validation import snap_side
 
 __all__ = ["resolve_request"]
 
@@ -27,6 +31,15 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
         warnings.append(f"{field} ignored: {model.full_id} {why}")
 
     width, height, ratio = _dimensions(request, caps.default_size)
+    if _chosen_by_core(request) and caps.size_step > 1 and not caps.aspect_ratios:
+        snapped = snap_side(width, caps), snap_side(height, caps)
+        if snapped != (width, height):
+            asked = ratio or f"{width}x{height}"
+            warnings.append(
+                f"size {asked} made as {snapped[0]}x{snapped[1]}: {model.full_id} takes "
+                f"multiples of {caps.size_step}"
+            )
+            width, height = snapped
     changes.update(width=width, height=height, aspect_ratio=ratio)
 
     if caps.steps is None:
@@ -54,6 +67,13 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
     if request.style:
         drop("style", "has no style setting")
     return request.model_copy(update=changes), warnings
+
+
+def _chosen_by_core(request: ImageRequest) -> bool:
+    """True when the pixel size comes from a ratio or the default, not typed by the caller."""
+    if request.size:
+        return parse_size(request.size)[2] is not None
+    return request.aspect_ratio is not None or (request.width is None and request.height is None)
 
 
 def _dimensions(request: ImageRequest, default_size: str) -> tuple[int, int, str | None]:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from .media import StoredImage
 from .request import ImageRequest
 
 __all__ = ["ChainStep", "GeneratedImage", "ImageResult", "check_image", "sniff_mime"]
@@ -73,6 +74,8 @@ class GeneratedImage(BaseModel):
     model: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Provider-specific facts: task id, revised prompt, Space URL."""
+    stored: StoredImage | None = None
+    """Where the gate's media store keeps the bytes (`Gate(keep_images=True)`), else None."""
 
     _loader: Loader | None = PrivateAttr(default=None)
     _sync_loader: Callable[[str], bytes] | None = PrivateAttr(default=None)
@@ -178,6 +181,8 @@ class ImageResult(BaseModel):
     chain: list[ChainStep] = Field(default_factory=list)
     """For `any/<family>` and fallbacks: each model considered, in order, and what became
     of it (the one that served included); empty for a request to one model."""
+    history_id: str | None = None
+    """The id of this generation's history record, when it was recorded."""
 
     def __len__(self) -> int:
         return len(self.images)

@@ -7,8 +7,10 @@ Registered `trylast` so policy plugins speak first.
 from __future__ import annotations
 
 from .hookspecs import hookimpl
-from .models import Model
+from .models import Capabilities, Model
 from .request import ImageRequest, Problem
+
+__all__ = ["nearest_sizes", "size_rule", "snap_side", "validate"]
 
 
 @hookimpl(trylast=True)
@@ -24,6 +26,8 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
                     f"for {model.full_id}",
                 )
             )
+    if not problems and (step_problem := _off_step(request, model)) is not None:
+        problems.append(step_problem)
     steps = request.steps
     if caps.steps and steps is not None and not caps.steps.min <= steps <= caps.steps.max:
         problems.append(
@@ -44,3 +48,53 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
                 )
             )
     return problems
+
+
+def size_rule(caps: Capabilities) -> str:
+    """The model's pixel sizes in words: `512-2048 px per side, multiples of 16`."""
+    if caps.aspect_ratios:
+        return f"aspect ratios {', '.join(caps.aspect_ratios)}"
+    rule = f"{caps.min_side}-{caps.max_side} px per side"
+    return f"{rule}, multiples of {caps.size_step}" if caps.size_step > 1 else rule
+
+
+def snap_side(value: int, caps: Capabilities) -> int:
+    """The multiple of `size_step` nearest to `value` (the range is validation's to check)."""
+    step = max(1, caps.size_step)
+    return max(step, round(value / step) * step)
+
+
+def nearest_sizes(width: int, height: int, caps: Capabilities) -> list[str]:
+    """Valid `WxH` sizes next to an off-step one: both sides rounded down, then up."""
+    step = max(1, caps.size_step)
+    low, high = _bounds(caps)
+
+    def down(side: int) -> int:
+        return min(high, max(low, side // step * step))
+
+    def up(side: int) -> int:
+        return min(high, max(low, -(-side // step) * step))
+
+    sizes = [f"{down(width)}x{down(height)}", f"{up(width)}x{up(height)}"]
+    return list(dict.fromkeys(sizes))
+
+
+def _off_step(request: ImageRequest, model: Model) -> Problem | None:
+    caps = model.capabilities
+    step = caps.size_step
+    width, height = request.width, request.height
+    if step <= 1 or caps.aspect_ratios or width is None or height is None:
+        return None
+    if width % step == 0 and height % step == 0:
+        return None
+    sizes = " or ".join(nearest_sizes(width, height, caps))
+    return Problem(
+        "size",
+        f"size: {width}x{height} cannot be made by {model.full_id}: width and height must "
+        f"be multiples of {step} ({size_rule(caps)}); nearest valid sizes: {sizes}",
+    )
+
+
+def _bounds(caps: Capabilities) -> tuple[int, int]:
+    step = max(1, caps.size_step)
+    return -(-caps.min_side // step) * step, caps.max_side // step * step

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,9 @@ if TYPE_CHECKING:
     "--timeout", type=float, metavar="SECONDS", help="Give up after this long (default 300)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
+@click.option(
+    "--no-history", is_flag=True, help="Do not record this call (`imagegate history off`: none)."
+)
 def generate(
     prompt: str | None,
     model: str | None,
@@ -81,6 +85,7 @@ def generate(
     as_json: bool,
     timeout: float | None,
     no_progress: bool,
+    no_history: bool,
 ) -> None:
     """Generate images from PROMPT and save them.
 
@@ -109,16 +114,56 @@ def generate(
     }
     if fallbacks:
         params["fallbacks"] = list(fallbacks)
-    show_progress = progress.wanted(disabled=no_progress)
-    result = _run(prompt, model, token, timeout, params, show_progress)
+    run_generation(
+        prompt,
+        model=model,
+        token=token,
+        timeout=timeout,
+        params=params,
+        output=output,
+        as_json=as_json,
+        show_progress=progress.wanted(disabled=no_progress),
+        record=not no_history,
+    )
+
+
+def run_generation(
+    prompt: str,
+    *,
+    model: str | None,
+    token: str | None,
+    timeout: float | None,
+    params: dict[str, Any],
+    output: str | None,
+    as_json: bool,
+    show_progress: bool,
+    record: bool,
+) -> None:
+    """Generate, save, record and print: `generate` and `history rerun` both end here."""
+    from imagegate.history import cli_history_enabled
+
+    job = _Job(prompt, model, token, timeout, params, output, show_progress)
+    job.record = record and cli_history_enabled()
+    result, paths = _run(job)
     for warning in result.warnings:
         console.warn(warning)
-    paths = _save(result, prompt, output)
     if as_json:
         click.echo(json.dumps(_document(result, prompt, paths), indent=2, ensure_ascii=False))
     else:
         for path in paths:
             click.echo(str(path))
+
+
+@dataclass
+class _Job:
+    prompt: str
+    model: str | None
+    token: str | None
+    timeout: float | None
+    params: dict[str, Any]
+    output: str | None
+    show_progress: bool
+    record: bool = True
 
 
 def _read_prompt(prompt: str | None) -> str:
@@ -131,57 +176,46 @@ def _read_prompt(prompt: str | None) -> str:
     return prompt
 
 
-def _run(
-    prompt: str,
-    model: str | None,
-    token: str | None,
-    timeout: float | None,
-    params: dict[str, Any],
-    show_progress: bool,
-) -> ImageResult:
+def _run(job: _Job) -> tuple[ImageResult, list[Path]]:
     """Run the request on a fresh event loop; Ctrl-C cancels it and the provider's job."""
     from imagegate.errors import Cancelled
 
-    gate_options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     try:
-        return asyncio.run(
-            _generate(prompt, model, token, timeout, params, show_progress, gate_options)
-        )
+        return asyncio.run(_generate(job))
     except KeyboardInterrupt:
         # asyncio.run cancelled the task (and with it the provider call) before re-raising.
         raise Cancelled("interrupted; the generation was cancelled") from None
 
 
-async def _generate(
-    prompt: str,
-    model: str | None,
-    token: str | None,
-    timeout: float | None,
-    params: dict[str, Any],
-    show_progress: bool,
-    gate_options: dict[str, Any],
-) -> ImageResult:
+async def _generate(job: _Job) -> tuple[ImageResult, list[Path]]:
+    gate_options: dict[str, Any] = {} if job.timeout is None else {"timeout": job.timeout}
     async with factory.make_gate(**gate_options) as gate:
+        gate.history_source = "cli"
         line = None
         ticker = None
-        if show_progress:
-            family = gate.get_family(model) if model else None
+        if job.show_progress:
+            family = gate.get_family(job.model) if job.model else None
             if family is not None:
                 line = progress.ProgressLine("any", family.full_id)
             else:
-                chosen = gate.get_model(model)
+                chosen = gate.get_model(job.model)
                 line = progress.ProgressLine(chosen.provider.id, chosen.full_id)
             ticker = asyncio.ensure_future(line.tick())
         try:
             result = await gate.agenerate(
-                prompt, model=model, token=token, progress=line, timeout=timeout, **params
+                job.prompt,
+                model=job.model,
+                token=job.token,
+                progress=line,
+                timeout=job.timeout,
+                history=job.record,
+                **job.params,
             )
             if line is not None:
                 line.events.clear()
                 line(_fetching(result))
             # Fetch every image now, inside the loop, so saving afterwards cannot fail half-way.
             await asyncio.gather(*(image.aread() for image in result.images))
-            return result
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -189,6 +223,9 @@ async def _generate(
                     await ticker
             if line is not None:
                 line.clear()
+        paths = _save(result, job.prompt, job.output)
+        await gate.history.saved(result, paths)
+        return result, paths
 
 
 def _fetching(result: ImageResult):
@@ -215,6 +252,7 @@ def _save(result: ImageResult, prompt: str, target: str | None) -> list[Path]:
 def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, Any]:
     request = result.request
     return {
+        "id": result.history_id,
         "prompt": prompt,
         "model": result.model,
         "provider": result.provider,

@@ -156,11 +156,9 @@ def _describe_family(family: Family, gate: Gate) -> str:
 def _describe(model: Model, token_source: str | None, token_count: int) -> str:
     caps, provider = model.capabilities, model.provider
     prefix = provider.model_prefix
-    sizes = (
-        f"aspect ratios {', '.join(caps.aspect_ratios)}"
-        if caps.aspect_ratios
-        else f"{caps.min_side}-{caps.max_side} px per side"
-    )
+    from imagegate.validation import size_rule
+
+    sizes = size_rule(caps)
     token = (
         f"{token_count} from {token_source}"
         if token_source

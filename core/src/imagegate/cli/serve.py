@@ -7,6 +7,7 @@ import os
 import click
 
 from . import console, exit_codes
+from .serve_storage import apply_storage_options, storage_options
 
 _SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
 INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[server]'"
@@ -29,11 +30,13 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     metavar="MODEL=FALLBACK[,...]",
     help="Models to try when MODEL cannot serve (repeatable; env IMAGEGATE_FALLBACKS).",
 )
+@storage_options
 def serve(
-    host: str, port: int, api_key: str | None, workers: int, fallbacks: tuple[str, ...]
+    host: str, port: int, api_key: str | None, workers: int, fallbacks: tuple[str, ...], **storage
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
+    apply_storage_options(**storage)
     setting = ";".join(fallbacks) or None
     if setting or os.environ.get("IMAGEGATE_FALLBACKS"):
         from imagegate.chain import check_fallbacks

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,25 +23,30 @@ from imagegate import Gate, __version__
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
 from imagegate.errors import AuthRequired, ImagegateError, InvalidModel
+from imagegate.history import pass_links as pass_links_of
+from imagegate.media import MediaStore
 
 from .answers import render
 from .auth import caller_tokens
 from .callers import read_asks
-from .errors import install_handlers, invalid_body, plain_error
+from .errors import install_handlers, invalid_body
 from .fast_lane import install_fast_lane
+from .files import image_file
 from .generation import Generations, json_response
+from .history_view import history_entry, history_list
 from .job_routes import add_job_routes
 from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, unless_disconnected
 from .logs import RequestLogMiddleware
-from .media import MediaStore
 from .models_view import family_entry, model_entry
 from .schemas import GenerationBody
+from .storage import storage_health
 
 __all__ = ["create_app"]
 
 MAX_BODY = 64 * 1024
 """Bytes; a 4000-character prompt in any script fits several times over."""
+_OFF = {"0", "off", "false", "no"}
 
 
 def create_app(
@@ -51,26 +56,54 @@ def create_app(
     timeout: float = 300.0,
     max_body: int = MAX_BODY,
     public_url: str | None = None,
-    media: MediaStore | None = None,
+    history: bool | None = None,
+    pass_links: Iterable[str] | None = None,
+    media: MediaStore | str | None = None,
+    retention: float | str | None = None,
     fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
     `api_key` (or `IMAGEGATE_API_KEY`) protects the `/v1` routes; `timeout` is the overall
-    deadline of one generation in seconds; `public_url` is the base of `url` answers for
-    images held by this server (default: the address the request came to). `fallbacks`
-    maps a model to the models tried when it cannot serve (`{"gitee/FLUX.1-dev":
-    ["ms/flux-1"]}`, or `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
+    deadline of one generation in seconds; `public_url` (or `IMAGEGATE_PUBLIC_URL`) is the
+    base of `url` answers (default: the address the request came to). Every image is
+    stored (`media`, kept for `retention`) and served here, except `url` answers from the
+    providers in `pass_links` (or `IMAGEGATE_PASS_LINKS=gitee,modelscope`), whose links
+    pass through; `history` records each generation (default: on unless
+    `IMAGEGATE_HISTORY=off`). `media` and `retention` configure the gate made here; a given
+    gate keeps its own, and its records say `server`. `fallbacks` maps a model to the
+    models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
+    `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None
     if gate is None:
-        gate = Gate(use_stored_tokens=api_key is not None, timeout=timeout)
+        gate = Gate(
+            use_stored_tokens=api_key is not None,
+            timeout=timeout,
+            media=media,
+            retention=retention,
+        )
     chains = parse_fallbacks(fallbacks) if fallbacks else None
-    store = media or MediaStore()
+    if history is None:
+        history = os.environ.get("IMAGEGATE_HISTORY", "").lower() not in _OFF
+    if pass_links is None and os.environ.get("IMAGEGATE_PASS_LINKS"):
+        pass_links = os.environ["IMAGEGATE_PASS_LINKS"].split(",")
+    if pass_links is not None:
+        gate.pass_links = pass_links_of(pass_links)
+    gate.history_source = "server"
+    store = gate.media  # opened now: a bad IMAGEGATE_MEDIA_URL stops the start, not a request
+    public_url = public_url or os.environ.get("IMAGEGATE_PUBLIC_URL") or None
     files_base = public_url.rstrip("/") if public_url else None
-    jobs = Jobs(gate, store, timeout=timeout, retention=job_retention(), fallbacks=chains)
+    jobs = Jobs(
+        gate,
+        store,
+        timeout=timeout,
+        retention=job_retention(),
+        fallbacks=chains,
+        history=history,
+    )
     timely = Generations(
         gate,
         store,
@@ -79,7 +112,11 @@ def create_app(
         jobs=jobs,
         describe=_described,
         fallbacks=chains,
+        history=history,
     )
+
+    def base_of(request: Request) -> str:
+        return files_base or str(request.base_url).rstrip("/")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -101,6 +138,7 @@ def create_app(
     )
     app.state.gate = gate
     app.state.media = store
+    app.state.history = history
     install_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
@@ -114,14 +152,17 @@ def create_app(
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
+        storage = storage_health(gate, history=history)
+        degraded = state.degraded or storage.get("degraded")
         return json_response(
             {
-                "status": "degraded" if state.degraded else "ok",
+                "status": "degraded" if degraded else "ok",
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
                 "state": {"backend": state.kind, "degraded": state.degraded},
+                "storage": storage,
             }
         )
 
@@ -138,7 +179,7 @@ def create_app(
         asks = read_asks(request.headers)
         try:
             if body.stream or not asks.plain:  # streams, jobs, replays, SDK retries
-                base = files_base or str(request.base_url).rstrip("/")
+                base = base_of(request)
                 return await timely.answer(
                     request,
                     body=body,
@@ -152,15 +193,22 @@ def create_app(
             prompt = params.pop("prompt")
             result = await unless_disconnected(
                 request,
-                gate.agenerate(prompt, token=tokens, timeout=timeout, fallbacks=chains, **params),
+                gate.agenerate(
+                    prompt,
+                    token=tokens,
+                    timeout=timeout,
+                    fallbacks=chains,
+                    history=history,
+                    keep_images=True,
+                    **params,
+                ),
             )
         except ClientGone:
             return Response(status_code=499)
         except AuthRequired as exc:
             raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
-        base = files_base or (lambda: str(request.base_url).rstrip("/"))
-        return json_response(await render(result, warnings, store, base))
+        return json_response(await render(result, warnings, lambda: base_of(request)))
 
     # The hot path is a plain Starlette route, placed first so it answers: FastAPI's
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
@@ -181,23 +229,27 @@ def create_app(
     )(generations)
 
     @app.get("/v1/images/files/{name}")
-    async def image_file(name: str) -> Response:
-        """An image this server holds for a `url` answer (unguessable id, expires)."""
-        item = store.get(name)
-        if item is None:
-            return plain_error(
-                404,
-                "no such image: it expired or was never here; generate it again",
-                type_="not_found_error",
-                code="NOT_FOUND",
-            )
-        return Response(
-            item.data,
-            media_type=item.mime_type,
-            headers={"Cache-Control": "private, max-age=3600"},
-        )
+    async def get_image_file(request: Request, name: str) -> Response:
+        """An image this server stored (`<sha256>.<ext>`; ETag, Range, kept for retention)."""
+        return await image_file(request, store)
 
-    add_job_routes(app, jobs, api_key)
+    app.add_api_route(
+        "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
+    )
+
+    @app.get("/v1/images/history")
+    async def get_history(request: Request) -> Response:
+        """What this server generated, newest first (protected servers, API key holders)."""
+        found = await history_list(request, gate, api_key, base_of(request))
+        return found if isinstance(found, Response) else json_response(found)
+
+    @app.get("/v1/images/history/{record_id}")
+    async def get_history_entry(request: Request, record_id: str) -> Response:
+        """One record of this server's history."""
+        found = await history_entry(request, gate, api_key, base_of(request), record_id)
+        return found if isinstance(found, Response) else json_response(found)
+
+    add_job_routes(app, jobs, api_key, base_of)
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:

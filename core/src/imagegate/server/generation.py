@@ -25,13 +25,13 @@ from .retries import RetryJoins
 from .streaming import MAX_STREAM_N, PING, stream_answer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
 
     from imagegate import Gate
+    from imagegate.media import MediaStore
 
-    from .media import MediaStore
     from .schemas import GenerationBody
 
 __all__ = ["AnswerGone", "Generations", "json_response"]
@@ -63,9 +63,10 @@ class Generations:
         jobs: Jobs,
         describe: Callable[[ImagegateError], dict[str, Any]],
         fallbacks: Any = None,
+        history: bool = True,
     ) -> None:
         self.gate, self.media, self.api_key, self.timeout = gate, media, api_key, timeout
-        self.fallbacks = fallbacks
+        self.fallbacks, self.history = fallbacks, history
         self.jobs = jobs
         self.describe = describe
         self.idempotency = Idempotency(lambda: gate.state)
@@ -101,22 +102,28 @@ class Generations:
                     base=base,
                     model=model,
                 )
-                return self._accepted(job), {"kind": "job", "id": job["id"]}
+                return await self._accepted(job, base), {"kind": "job", "id": job["id"]}
 
             if key is None:
                 return (await submit())[0]
-            return await self._idempotent(request, owner, key, raw, submit, tokens)
+            return await self._idempotent(request, owner, key, raw, submit, tokens, base)
 
         async def generate(keep: bool) -> tuple[Response, Outcome | None]:
             args = dict(params)
             result = await self.gate.agenerate(
-                args.pop("prompt"), token=tokens, timeout=timeout, fallbacks=self.fallbacks, **args
+                args.pop("prompt"),
+                token=tokens,
+                timeout=timeout,
+                fallbacks=self.fallbacks,
+                history=self.history,
+                keep_images=True,
+                **args,
             )
             request.state.model = result.model
             if not keep:
-                return json_response(await render(result, warnings, self.media, base)), None
-            record = await render(result, warnings, self.media, base, record=True)
-            return json_response(from_record(record, self.media)), {
+                return json_response(await render(result, warnings, base)), None
+            record = await render(result, warnings, base, record=self.media)
+            return json_response(await from_record(record, self.media, base)), {
                 "kind": "body",
                 "record": record,
             }
@@ -126,7 +133,7 @@ class Generations:
             async def first() -> tuple[Response, Outcome | None]:
                 return await unless_disconnected(request, generate(True))
 
-            return await self._idempotent(request, owner, key, raw, first, tokens)
+            return await self._idempotent(request, owner, key, raw, first, tokens, base)
         if asks.retry_count is not None:  # an OpenAI SDK: its retries join the first try
             join = (owner, hashlib.sha256(raw).digest())
             if asks.retry_count > 0:
@@ -173,7 +180,12 @@ class Generations:
         return await stream_answer(
             request,
             self.gate,
-            params={**params, "fallbacks": self.fallbacks},
+            params={
+                **params,
+                "fallbacks": self.fallbacks,
+                "history": self.history,
+                "keep_images": True,
+            },
             tokens=tokens,
             timeout=self.timeout,
             warnings=warnings,
@@ -182,7 +194,16 @@ class Generations:
             describe=self.describe,
         )
 
-    async def _idempotent(self, request, owner, key, raw, work, tokens) -> Response:
+    async def _idempotent(
+        self,
+        request: Request,
+        owner: str,
+        key: str,
+        raw: bytes,
+        work: Callable[[], Awaitable[tuple[Response, Outcome | None]]],
+        tokens: str | None,
+        base: str,
+    ) -> Response:
         prefer = b"async" if "respond-async" in (request.headers.get("prefer") or "") else b"sync"
         return await self.idempotency.run(
             request,
@@ -191,23 +212,25 @@ class Generations:
             fingerprint=prefer + b"|" + raw,
             timeout=self.timeout,
             work=work,
-            replay=lambda outcome: self._replay(outcome, owner, tokens),
+            replay=lambda outcome: self._replay(outcome, owner, tokens, base),
         )
 
-    async def _replay(self, outcome: Outcome, owner: str, tokens: str | None) -> Response:
+    async def _replay(
+        self, outcome: Outcome, owner: str, tokens: str | None, base: str
+    ) -> Response:
         if outcome["kind"] == "job":
-            return self._accepted(await self.jobs.get(outcome["id"], owner, tokens))
+            return await self._accepted(await self.jobs.get(outcome["id"], owner, tokens), base)
         try:
-            return json_response(from_record(outcome["record"], self.media))
+            return json_response(await from_record(outcome["record"], self.media, base))
         except ImagesGone:
             raise AnswerGone(
                 "the images of the first answer to this Idempotency-Key are no longer held "
                 "by this server; send the request with a new key"
             ) from None
 
-    def _accepted(self, job: dict[str, Any]) -> Response:
+    async def _accepted(self, job: dict[str, Any], base: str) -> Response:
         return json_response(
-            self.jobs.view(job),
+            await self.jobs.view(job, base),
             202,
             {"Location": f"/v1/images/jobs/{job['id']}", "Preference-Applied": "respond-async"},
         )

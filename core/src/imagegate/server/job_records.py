@@ -19,7 +19,7 @@ from imagegate.errors import ImagegateError, InvalidRequest
 from .answers import ImagesGone, from_record
 
 if TYPE_CHECKING:
-    from .media import MediaStore
+    from imagegate.media import MediaStore
 
 __all__ = [
     "ACTIVE",
@@ -118,12 +118,12 @@ def valid_id(job_id: str) -> bool:
     return bool(_ID.match(job_id))
 
 
-def view(record: dict[str, Any], media: MediaStore) -> dict[str, Any]:
+async def view(record: dict[str, Any], media: MediaStore, base: str) -> dict[str, Any]:
     """The job object a caller sees; `result` is the body a synchronous call returned."""
     shown = {key: value for key, value in record.items() if not key.startswith("_")}
     if record.get("result") is not None:
         try:
-            shown["result"] = from_record(record["result"], media)
+            shown["result"] = await from_record(record["result"], media, base)
         except ImagesGone:
             shown["result"] = None
             shown["error"] = {

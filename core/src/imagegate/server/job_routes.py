@@ -18,6 +18,8 @@ from .generation import json_response
 from .streaming import PING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi import FastAPI
 
     from .jobs import Jobs
@@ -25,7 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["add_job_routes"]
 
 
-def add_job_routes(app: FastAPI, jobs: Jobs, api_key: str | None) -> None:
+def add_job_routes(
+    app: FastAPI, jobs: Jobs, api_key: str | None, base_of: Callable[[Request], str]
+) -> None:
+    """The three routes; `base_of(request)` is where this server's image files are."""
+
     def caller(request: Request) -> tuple[str, str | None]:
         tokens = caller_tokens(request, api_key)
         return owner_of(api_key, tokens), tokens
@@ -35,13 +41,15 @@ def add_job_routes(app: FastAPI, jobs: Jobs, api_key: str | None) -> None:
         """An async job: status, progress, and its result (the synchronous answer's body)
         or error once it has ended."""
         owner, tokens = caller(request)
-        return json_response(jobs.view(await jobs.get(job_id, owner, tokens)))
+        job = await jobs.get(job_id, owner, tokens)
+        return json_response(await jobs.view(job, base_of(request)))
 
     @app.delete("/v1/images/jobs/{job_id}")
     async def cancel_job(request: Request, job_id: str) -> Response:
         """Cancel a queued or running job (and the provider's task); 409 once it has ended."""
         owner, _ = caller(request)
-        return json_response(jobs.view(await jobs.cancel(job_id, owner)))
+        job = await jobs.cancel(job_id, owner)
+        return json_response(await jobs.view(job, base_of(request)))
 
     @app.get("/v1/images/jobs/{job_id}/events")
     async def job_events(request: Request, job_id: str) -> Response:
@@ -53,7 +61,7 @@ def add_job_routes(app: FastAPI, jobs: Jobs, api_key: str | None) -> None:
         record = await jobs.get(job_id, owner, tokens)
 
         async def stream():
-            async for kind, data in jobs.follow(record, owner, tokens):
+            async for kind, data in jobs.follow(record, owner, tokens, base_of(request)):
                 yield events.sse(kind, data)
 
         return EventSourceResponse(stream(), ping=PING, headers={"Cache-Control": "no-store"})

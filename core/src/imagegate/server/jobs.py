@@ -44,8 +44,7 @@ from .job_runner import JobRunner, LocalRunner
 
 if TYPE_CHECKING:
     from imagegate import Gate, Progress
-
-    from .media import MediaStore
+    from imagegate.media import MediaStore
 
 __all__ = ["CLAIM_TTL", "HEARTBEAT", "RETENTION", "Jobs"]
 
@@ -69,6 +68,7 @@ class _Live:
     urgent: asyncio.Event = field(default_factory=asyncio.Event)
     listeners: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
     final: dict[str, Any] | None = None
+    """The job's record once it has ended."""
 
     def report(self, report: Progress) -> None:
         if report.partial_image is not None:
@@ -100,9 +100,10 @@ class Jobs:
         runner: JobRunner | None = None,
         envelope: Callable[[ImagegateError], dict[str, Any]] | None = None,
         fallbacks: Any = None,
+        history: bool = True,
     ) -> None:
         self.gate, self.media, self.timeout, self.retention = gate, media, timeout, retention
-        self.fallbacks = fallbacks
+        self.fallbacks, self.history = fallbacks, history
         self.runner = runner or LocalRunner()
         self.envelope = envelope or (lambda exc: exc.to_openai()["error"])
         self.instance = fingerprint(new_job_id())
@@ -167,12 +168,12 @@ class Jobs:
         return await self._end(record, outcome)
 
     async def follow(
-        self, record: dict[str, Any], owner: str, tokens: str | None
+        self, record: dict[str, Any], owner: str, tokens: str | None, base: str | None = None
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """A job's events (`record` from `get`): its object now, progress as it comes, its
         object again whenever its status changes, the last time with its outcome."""
         job_id = record["id"]
-        yield events.JOB, self.view(record)
+        yield events.JOB, await self.view(record, base)
         if record["status"] not in ACTIVE:
             return
         live = self._live.get(job_id)
@@ -181,13 +182,14 @@ class Jobs:
             live.listeners.add(queue)
             try:
                 if live.final is not None:
-                    yield events.JOB, live.final
+                    yield events.JOB, await self.view(live.final, base)
                     return
                 while True:
                     kind, data = await queue.get()
-                    yield (events.JOB if kind == "done" else events.PROGRESS), data
-                    if kind == "done":
+                    if kind == "done":  # the record: shown with this follower's links
+                        yield events.JOB, await self.view(data, base)
                         return
+                    yield events.PROGRESS, data
             finally:
                 live.listeners.discard(queue)
         last = record
@@ -197,13 +199,15 @@ class Jobs:
             if record["progress"] and record["progress"] != last["progress"]:
                 yield events.PROGRESS, {"type": events.PROGRESS, **record["progress"]}
             if record["status"] != last["status"] or record["status"] not in ACTIVE:
-                yield events.JOB, self.view(record)
+                yield events.JOB, await self.view(record, base)
             if record["status"] not in ACTIVE:
                 return
             last = record
 
-    def view(self, record: dict[str, Any]) -> dict[str, Any]:
-        return view(record, self.media)
+    async def view(self, record: dict[str, Any], base: str | None = None) -> dict[str, Any]:
+        """The job object its caller sees (`result` read back from the media store, its
+        links under `base`: where the caller reached this server, else where it made it)."""
+        return await view(record, self.media, base or record["_request"]["base"])
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -299,12 +303,12 @@ class Jobs:
                     timeout=max(0.1, record["_deadline"] - time.time()),
                     progress=live.report,
                     fallbacks=None if resume else self.fallbacks,
+                    history=self.history,
+                    keep_images=True,
                     resume=resume or None,
                     **params,
                 )
-                body = await render(
-                    result, asked["warnings"], self.media, asked["base"], record=True
-                )
+                body = await render(result, asked["warnings"], asked["base"], record=self.media)
                 final = {"status": "succeeded", "result": body, "model": result.model}
             except ImagegateError as exc:
                 final = {"status": "failed", "error": self.envelope(exc)}
@@ -371,8 +375,8 @@ class Jobs:
         await self._state(state.delete(LIVE, record["id"]))
         await self._state(state.delete(CLAIMS, record["id"]))
         if live is not None:
-            live.final = self.view(record)
-            live.publish("done", live.final)
+            live.final = record
+            live.publish("done", record)
         return record
 
     # -- the store ---------------------------------------------------------------------------

@@ -10,6 +10,12 @@ optional time to live, so each operation maps onto one atomic step of any backen
     items                              every live record of a namespace (small ones: health)
     hit                                count one event in a fixed window, refusing past a limit
 
+and the generation history (`imagegate.history`), records ordered by time:
+
+    history_append                     add (or replace, by id) one record at its time
+    history_list                       newest first, filtered (`HistoryQuery`), bounded
+    history_get / history_delete       one record by id; delete by ids or before a time
+
 Values are JSON-serialisable dicts. Nothing here ever holds a token or base64 image data:
 records name a token by its fingerprint (`fingerprint`).
 
@@ -28,6 +34,7 @@ from typing import Any
 
 __all__ = [
     "STATE_URL_ENV",
+    "HistoryQuery",
     "StateError",
     "StateStore",
     "Window",
@@ -55,6 +62,47 @@ class Window:
     @property
     def remaining(self) -> int:
         return max(0, self.limit - self.count)
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which history records `history_list` returns: all filters must match.
+
+    `search` is a case-insensitive substring of the prompt or negative prompt; `model`,
+    `provider` and `source` (who recorded it: `cli`, `server`, `library`) match exactly;
+    `failed` True keeps failures only, False successes only; `after <= time < before` in
+    unix seconds; at most `limit` records.
+    """
+
+    search: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    source: str | None = None
+    failed: bool | None = None
+    before: float | None = None
+    after: float | None = None
+    limit: int | None = 50
+
+    def matches(self, record: dict[str, Any], at: float) -> bool:
+        """The filters on one record (backends that cannot filter natively scan with it)."""
+        if self.before is not None and at >= self.before:
+            return False
+        if self.after is not None and at < self.after:
+            return False
+        if self.model is not None and record.get("model") != self.model:
+            return False
+        if self.provider is not None and record.get("provider") != self.provider:
+            return False
+        if self.source is not None and record.get("source") != self.source:
+            return False
+        if self.failed is not None and (record.get("status") == "failed") != self.failed:
+            return False
+        if self.search:
+            needle = self.search.casefold()
+            text = f"{record.get('prompt') or ''}\n{record.get('negative_prompt') or ''}"
+            if needle not in text.casefold():
+                return False
+        return True
 
 
 def fingerprint(token: str | None) -> str:
@@ -107,6 +155,34 @@ class StateStore(ABC):
     @abstractmethod
     async def hit(self, namespace: str, key: str, *, window: float, limit: int) -> Window:
         """Count one event in the current `window`-second window unless `limit` is reached."""
+
+    # -- history ------------------------------------------------------------------------
+    #
+    # Records are JSON objects with a string `id`, kept in time order. On Redis: a sorted
+    # set of ids scored by time plus one hash (or string) per record; `history_append` is
+    # ZADD + SET in one MULTI; `history_list` walks ZREVRANGEBYSCORE in pages of a few
+    # hundred, applying `HistoryQuery.matches` until `limit` match (so a filter that
+    # matches rarely reads at most the history's length, never more); `history_delete`
+    # takes ZRANGEBYSCORE for `before`, then ZREM + DEL. No backend needs full-text search.
+
+    @abstractmethod
+    async def history_append(self, record: dict[str, Any], *, at: float) -> None:
+        """Store one history record at unix time `at`; a record with the same `id` is
+        replaced (so a caller may add what it learnt later: saved paths, hashes)."""
+
+    @abstractmethod
+    async def history_list(self, query: HistoryQuery) -> list[dict[str, Any]]:
+        """The records `query` selects, newest first."""
+
+    @abstractmethod
+    async def history_get(self, record_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def history_delete(
+        self, ids: Iterable[str] | None = None, *, before: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Remove the records with these ids and/or older than `before`; returns them
+        (callers delete the images they name). Neither given: nothing is removed."""
 
     async def close(self) -> None:
         return None

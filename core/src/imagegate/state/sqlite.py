@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from . import StateStore, Window
 from .memory import MemoryState
+from .sqlite_history import HISTORY_SCHEMA, SQLiteHistory
 
 __all__ = ["SQLiteState"]
 
@@ -75,7 +76,7 @@ class _Worker:
                     future.set_exception(exc)
 
 
-class SQLiteState(StateStore):
+class SQLiteState(SQLiteHistory, StateStore):
     kind = "sqlite"
 
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -97,7 +98,9 @@ class SQLiteState(StateStore):
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=NORMAL")
-                connection.executescript(_SCHEMA)
+                # Python's casefold, so a search matches any script the way memory does
+                connection.create_function("casefold", 1, _casefold, deterministic=True)
+                connection.executescript(_SCHEMA + HISTORY_SCHEMA)
             except BaseException:
                 connection.close()
                 raise
@@ -270,3 +273,7 @@ class SQLiteState(StateStore):
             db.execute(
                 "DELETE FROM records WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
             )
+
+
+def _casefold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()

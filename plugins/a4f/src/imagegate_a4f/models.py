@@ -23,25 +23,29 @@ PROVIDER = Provider(
     quota_scope="model",
 )
 
-# No negative prompt, steps, guidance or seed on any of them; one call returns up to 10
-# images (A4F's `n` is 1-10), so the core fans out only beyond that.
-_CAPABILITIES = Capabilities(
-    negative_prompt=False, steps=None, guidance=None, seed=False, max_images_per_call=10
-)
-
+# No negative prompt, steps, guidance or seed on any of them. A4F's own `n` is 1-10, but the
+# upstream behind each model takes what it takes: Imagen makes up to 4 images a call (its
+# `number_of_images`), FLUX and Z-Image one. The core fans `n` out beyond these; an upstream
+# that refuses even those gets one image per call (the plugin learns it, see __init__).
 MODELS: tuple[Model, ...] = tuple(
     Model(
         id=model_id,
         display_name=name,
         provider=PROVIDER,
-        capabilities=_CAPABILITIES,
+        capabilities=Capabilities(
+            negative_prompt=False,
+            steps=None,
+            guidance=None,
+            seed=False,
+            max_images_per_call=per_call,
+        ),
         family=family,
     )
-    for model_id, name, family in (
-        ("provider-4/imagen-3.5", "Imagen 3.5 (provider-4)", None),
-        ("provider-4/imagen-4", "Imagen 4 (provider-4)", None),
-        ("provider-8/imagen-3", "Imagen 3 (provider-8)", None),
-        ("provider-4/flux-schnell", "FLUX Schnell (provider-4)", "flux-1-schnell"),
-        ("provider-8/z-image", "Z-Image (provider-8)", "z-image-turbo"),
+    for model_id, name, family, per_call in (
+        ("provider-4/imagen-3.5", "Imagen 3.5 (provider-4)", None, 4),
+        ("provider-4/imagen-4", "Imagen 4 (provider-4)", None, 4),
+        ("provider-8/imagen-3", "Imagen 3 (provider-8)", None, 4),
+        ("provider-4/flux-schnell", "FLUX Schnell (provider-4)", "flux-1-schnell", 1),
+        ("provider-8/z-image", "Z-Image (provider-8)", "z-image-turbo", 1),
     )
 )

@@ -1,38 +1,34 @@
 """A4F's wire format: the OpenAI-style request, its answer, and its errors as imagegate's.
 
-Error mapping (protocols.md section 1, after the reference client): 401 is a bad key (an
-expired one when A4F says so); 402, or a message about quota, insufficient balance or a
-spent daily free tier, is a spent quota (the core moves to the next token); 403 is a bad
-key; other 429s are rate limits (with `Retry-After`); 5xx are transient; the rest is a
-provider error. Messages quote A4F but never the key.
+Errors go through the core's shared table (`imagegate.upstream`), refined with what A4F's
+docs (a4f.co/docs/errors) say: 403 is a plan restriction (a free key asking for a paid
+model), a `PermissionDenied` on which the next token may well work, not a bad key; 408 is
+a timeout worth retrying. A spent daily free tier is per model (`scope="model"`), spent
+credits are the whole key's (`scope="token"`). A4F passes its upstreams' errors on with
+their own status, so quota words are trusted at any status. Messages quote A4F, never the key.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import TYPE_CHECKING, Any
 
 from imagegate import GeneratedImage, ImageRequest, Model
-from imagegate.errors import (
-    AuthExpired,
-    AuthInvalid,
-    ImagegateError,
-    ProviderError,
-    QuotaExceeded,
-    RateLimited,
-    redact,
-    retry_after_seconds,
-)
+from imagegate.errors import ImagegateError, InvalidRequest, ProviderError, redact
+from imagegate.upstream import error_for_status, is_quota_text, provider_message
+
+from .models import PROVIDER
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["build_body", "error_for", "parse_images"]
+__all__ = ["build_body", "error_for", "is_n_refusal", "parse_images"]
 
 NAME = "A4F"
-_KEY_HINT = "check IMAGEGATE_A4F_TOKEN or run `imagegate keys set a4f` (keys: https://www.a4f.co)"
-_MAX_QUOTED = 300
+_DAILY_TIER = re.compile(r"daily|free tier|per day|rpd", re.IGNORECASE)
+_N_WORDS = re.compile(r"\bn\b|number of images|images? per (request|call)|num_images", re.I)
 
 
 def build_body(request: ImageRequest, model: Model, n: int) -> dict[str, Any]:
@@ -89,56 +85,52 @@ def _image(item: Any, created: Any) -> GeneratedImage:
 
 
 def error_for(response: httpx.Response, token: str | None) -> ImagegateError:
-    """The imagegate error for a non-200 answer from A4F."""
+    """The imagegate error for a non-200 answer from A4F (or an error inside a 200)."""
     status = response.status_code
-    message = redact(_message(response), [token] if token else [])
-    lowered = message.lower()
-    said = f"{NAME} answered HTTP {status}: {message}"
-    if status == 401:
-        kind = AuthExpired if "expired" in lowered else AuthInvalid
-        return kind(f"{NAME} rejected the API key ({message}); {_KEY_HINT}", provider="a4f")
-    if status == 402 or _is_quota(lowered):
-        return QuotaExceeded(
-            f"{NAME}: this key is out of quota ({message}); it is skipped until 00:00 UTC, "
-            "add another key or upgrade the plan",
-            provider="a4f",
+    text = provider_message(response) or f"HTTP {status}"
+    scope = "model" if _DAILY_TIER.search(text) else "token"
+    if status == 200:  # an upstream failure passed on with a 200: its own code, if any
+        status = _error_code(response) or 0
+    if is_quota_text(text) and status not in (400, 401, 402, 403, 429):
+        status = 402  # a proxied upstream's spent quota, whatever status it came with
+    if status == 0:
+        said = redact(text, [token] if token else [])
+        return ProviderError(
+            f"{NAME} answered with an error instead of images: {said}", provider="a4f"
         )
-    if status == 403:
-        return AuthInvalid(f"{NAME} refused the API key ({message}); {_KEY_HINT}", provider="a4f")
-    if status == 429:
-        return RateLimited(
-            f"{NAME} is rate limiting this key ({message}); slow down or add another key",
-            provider="a4f",
-            retry_after=retry_after_seconds(response.headers.get("retry-after")),
-        )
-    if status >= 500:
-        return ProviderError(f"{said}; try again later", provider="a4f", transient=True)
-    return ProviderError(said, provider="a4f")
+    return error_for_status(
+        status,
+        text,
+        provider=PROVIDER,
+        headers=response.headers,
+        secrets=[token],
+        scope=scope,
+        param=_param(response),
+    )
 
 
-def _is_quota(message: str) -> bool:
-    daily_tier = "daily" in message and "exceeded" in message
-    return daily_tier or "quota" in message or "insufficient" in message
+def is_n_refusal(error: ImagegateError) -> bool:
+    """Whether A4F refused the number of images per call (the upstream takes fewer)."""
+    return isinstance(error, InvalidRequest) and (
+        error.param == "n" or bool(_N_WORDS.search(error.message))
+    )
 
 
-def _message(response: httpx.Response) -> str:
-    """A4F's `error.message` (or a top-level `message`), else a short piece of the body."""
+def _error_code(response: httpx.Response) -> int | None:
     try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return _short(error["message"])
-        if isinstance(error, str):
-            return _short(error)
-        if isinstance(payload.get("message"), str):
-            return _short(payload["message"])
-    text = response.text.strip()
-    return _short(text) if text else f"HTTP {response.status_code}"
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    return code if isinstance(code, int) and 400 <= code <= 599 else None
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1] + "…"
+def _param(response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    param = error.get("param") if isinstance(error, dict) else None
+    return param if isinstance(param, str) and param else None

@@ -3,9 +3,17 @@
 Why the synchronous call by default: it is one round trip, the fastest path for models that
 take seconds (z-image-turbo), and the caller's deadline bounds it anyway (the core cancels
 the call when time is up). What the synchronous call cannot survive is Gitee's own gateway
-giving up on a long generation: that answers 504. Then, in `auto` mode, the same request is
-submitted as a task for the rest of the deadline, and the model is remembered as slow on
-that base URL for an hour, so the next calls go straight to the task API.
+giving up on a long generation: that answers 504, while the generation may go on, and be
+billed, on Gitee's side. So a 504 is never followed by a second paid job for the same
+request (neither here nor by the core's retries): the caller is told what happened, and in
+`auto` mode the model's next request goes to the task API, which has no such time limit.
+
+What is remembered per (base URL, model), for an hour, in `auto` mode:
+    task-next   the synchronous call timed out at the gateway: try the task API next time
+    task        a task succeeded: use the task API (a model is "slow" only once the task
+                API has worked for it)
+    sync-only   the task API refused the model (nothing ran, nothing was billed): stay
+                synchronous
 
 `IMAGEGATE_GITEE_MODE` = `auto` (default), `sync` or `async` forces one path.
 """
@@ -15,21 +23,26 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from imagegate import GenerateContext, GeneratedImage, ImageRequest, Model
+from imagegate.errors import ImagegateError, Timeout
 
-from .tasks import run_task
-from .wire import body_for, error_for, headers_for, images_from, json_of
+from .tasks import TaskRefused, run_task
+from .wire import NAME, body_for, error_for, headers_for, images_from, json_of, message_of
 
-__all__ = ["MODE_ENV", "forget_slow_models", "generate_images"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["MODE_ENV", "forget_slow_models", "generate_images", "route_of"]
 
 MODE_ENV = "IMAGEGATE_GITEE_MODE"
 MODES = ("auto", "sync", "async")
 SLOW_FOR = 3600.0
-"""Seconds a model that timed out at the gateway keeps using the task API."""
+"""Seconds a learnt route (task-next, task, sync-only) is kept."""
 
-_slow: dict[tuple[str, str], float] = {}
-_slow_lock = threading.Lock()
+_routes: dict[tuple[str, str], tuple[str, float]] = {}
+_routes_lock = threading.Lock()
 
 
 async def generate_images(
@@ -37,8 +50,28 @@ async def generate_images(
 ) -> list[GeneratedImage]:
     mode = _mode(context)
     key = (context.base_url or "", model.id)
-    if mode == "async" or (mode == "auto" and _is_slow(key)):
-        return await run_task(request, model, token, context)
+    route = route_of(key) if mode == "auto" else None
+    if mode == "async" or route in ("task-next", "task"):
+        try:
+            images = await run_task(request, model, token, context)
+        except TaskRefused as refused:
+            if mode == "async":
+                raise
+            _remember(key, "sync-only")
+            context.warn(f"{refused.message}; made with the synchronous call instead")
+        except ImagegateError:
+            if route == "task-next":
+                _forget(key)  # the task API did not work for it: back to unknown
+            raise
+        else:
+            if route == "task-next":
+                context.warn(
+                    f"{model.full_id} was made through {NAME}'s task API: its last "
+                    "synchronous call outlasted Gitee's gateway (HTTP 504)"
+                )
+            if mode == "auto":
+                _remember(key, "task")
+            return images
     context.report("running", status="sync", message="waiting for the synchronous answer")
     response = await context.client.post(
         f"{(context.base_url or '').rstrip('/')}/images/generations",
@@ -46,12 +79,11 @@ async def generate_images(
         headers=headers_for(token),
         timeout=max(0.01, context.remaining()),
     )
-    if response.status_code == 504 and mode == "auto":
-        _mark_slow(key)
-        context.report(
-            "retrying", message="the gateway timed out; submitting as a task (async API)"
-        )
-        return await run_task(request, model, token, context)
+    if response.status_code == 504:
+        task_next = mode == "auto" and route_of(key) != "sync-only"
+        if task_next:
+            _remember(key, "task-next")
+        raise _gateway_timeout(response, model, mode, task_next)
     if response.status_code >= 400:
         raise error_for(response, token)
     answer = json_of(response, "the generation")
@@ -61,10 +93,54 @@ async def generate_images(
     return images
 
 
+def _gateway_timeout(response: httpx.Response, model: Model, mode: str, task_next: bool) -> Timeout:
+    try:
+        said = message_of(response.json())
+    except ValueError:
+        said = None
+    said = " ".join((said or response.text or "Gateway Time-out").split())[:200]
+    if task_next:
+        then = (
+            f"its next request goes to {NAME}'s task API, which has no such time limit: try again"
+        )
+    elif mode == "auto":
+        then = f"{NAME}'s task API does not take this model: try fewer steps, or later"
+    else:
+        then = f"{NAME}'s task API has no such time limit"
+    return Timeout(
+        f"{NAME}'s gateway gave up waiting for {model.full_id} (HTTP 504: {said}); the image "
+        "may still be made, and billed, on Gitee's side, so imagegate did not submit it "
+        f"again; {then}",
+        provider="gitee",
+        transient=False,
+        hint=None if mode == "auto" else f"{MODE_ENV}=auto (or async) uses the task API",
+    )
+
+
+def route_of(key: tuple[str, str]) -> str | None:
+    """What was learnt about this (base URL, model): task-next, task, sync-only or None."""
+    with _routes_lock:
+        found = _routes.get(key)
+        if found is not None and time.monotonic() - found[1] > SLOW_FOR:
+            del _routes[key]
+            found = None
+        return found[0] if found else None
+
+
 def forget_slow_models() -> None:
-    """Forget which models timed out at the gateway (tests; after a service upgrade)."""
-    with _slow_lock:
-        _slow.clear()
+    """Forget every learnt route (tests; after a service upgrade)."""
+    with _routes_lock:
+        _routes.clear()
+
+
+def _remember(key: tuple[str, str], route: str) -> None:
+    with _routes_lock:
+        _routes[key] = (route, time.monotonic())
+
+
+def _forget(key: tuple[str, str]) -> None:
+    with _routes_lock:
+        _routes.pop(key, None)
 
 
 def _mode(context: GenerateContext) -> str:
@@ -73,17 +149,3 @@ def _mode(context: GenerateContext) -> str:
         context.warn(f"{MODE_ENV}={value!r} is not one of {', '.join(MODES)}; using auto")
         return "auto"
     return value
-
-
-def _is_slow(key: tuple[str, str]) -> bool:
-    with _slow_lock:
-        since = _slow.get(key)
-        if since is not None and time.monotonic() - since > SLOW_FOR:
-            del _slow[key]
-            since = None
-        return since is not None
-
-
-def _mark_slow(key: tuple[str, str]) -> None:
-    with _slow_lock:
-        _slow[key] = time.monotonic()

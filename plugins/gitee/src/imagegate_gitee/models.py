@@ -29,6 +29,7 @@ def _model(
     guidance: tuple[float, float, float] | None = None,
     aliases: tuple[str, ...] = (),
     family: str | None = None,
+    size_step: int = 16,
 ) -> Model:
     return Model(
         id=id,
@@ -42,15 +43,26 @@ def _model(
             guidance=None
             if guidance is None
             else FloatRange(min=guidance[0], max=guidance[1], default=guidance[2]),
+            size_step=size_step,
         ),
     )
 
 
+# Sizes: 256-2048 a side (the reference client's check). The step is the open model's own:
+# diffusers' Z-Image pipeline raises unless both sides are multiples of 16, the FLUX and
+# Qwen-Image pipelines make the multiple of 16 below, GLM-Image works in 32-pixel tokens.
 MODELS: tuple[Model, ...] = (
     _model(
         "z-image-turbo", "Z-Image Turbo", negative=True, steps=(1, 20, 9), family="z-image-turbo"
     ),
-    _model("GLM-Image", "GLM Image", negative=True, steps=(1, 50, 30), guidance=(0, 20, 1.5)),
+    _model(
+        "GLM-Image",
+        "GLM Image",
+        negative=True,
+        steps=(1, 50, 30),
+        guidance=(0, 20, 1.5),
+        size_step=32,
+    ),
     _model("Qwen-Image", "Qwen Image", negative=True, steps=(4, 50, 20), aliases=("qwen-image",)),
     _model(
         "Qwen-Image-2512",

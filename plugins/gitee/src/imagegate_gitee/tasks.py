@@ -16,11 +16,33 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imagegate import GenerateContext, GeneratedImage, ImageRequest, Model
-from imagegate.errors import GenerationFailed, ProviderError, RateLimited, redact
+from imagegate.errors import (
+    GenerationFailed,
+    InvalidRequest,
+    ProviderError,
+    QuotaExceeded,
+    RateLimited,
+    redact,
+)
 
-from .wire import NAME, body_for, error_for, headers_for, images_from, json_of, message_of
+from .wire import (
+    NAME,
+    body_for,
+    error_for,
+    headers_for,
+    images_from,
+    json_of,
+    message_of,
+    message_of_response,
+)
 
-__all__ = ["run_task"]
+__all__ = ["TaskRefused", "run_task"]
+
+
+class TaskRefused(InvalidRequest):
+    """The task API refused the request before any task existed (400/404/422): often a
+    model it does not serve. Nothing ran, so nothing was billed."""
+
 
 FIRST_POLL = 0.5
 """Seconds before the first poll; intervals then grow by half up to `MAX_POLL`."""
@@ -47,7 +69,15 @@ async def run_task(
         timeout=_timeout(context),
     )
     if response.status_code >= 400:
-        raise error_for(response, token)
+        error = error_for(response, token)
+        if response.status_code in (400, 404, 422) and not isinstance(error, QuotaExceeded):
+            said = message_of_response(response) or f"HTTP {response.status_code}"
+            raise TaskRefused(
+                f"{NAME}'s task API refused {model.full_id}: {redact(said, [token or ''])}",
+                provider="gitee",
+                param=error.param,
+            ) from None
+        raise error
     task = json_of(response, "the task submission")
     task_id = task.get("task_id")
     if not isinstance(task_id, str) or not task_id:
@@ -88,7 +118,7 @@ class _Poller:
             interval = min(MAX_POLL, interval * 1.5)
             response = await self.get()
             if response.status_code >= 400:
-                error = error_for(response, self.token)
+                error = error_for(response, self.token, during="poll")
                 # a rate limit on a poll is worth waiting out; QuotaExceeded (a subclass) is not
                 retryable = error.transient or type(error) is RateLimited
                 errors += 1

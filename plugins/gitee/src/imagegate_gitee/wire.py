@@ -12,16 +12,10 @@ import binascii
 from typing import TYPE_CHECKING, Any
 
 from imagegate import GeneratedImage, ImageRequest, Model
-from imagegate.errors import (
-    AuthExpired,
-    AuthInvalid,
-    ImagegateError,
-    ProviderError,
-    QuotaExceeded,
-    RateLimited,
-    redact,
-    retry_after_seconds,
-)
+from imagegate.errors import ImagegateError, InvalidModel, ProviderError
+from imagegate.upstream import error_for_response, provider_message
+
+from .models import PROVIDER
 
 if TYPE_CHECKING:
     import httpx
@@ -37,7 +31,6 @@ __all__ = [
 ]
 
 NAME = "Gitee AI"
-_KEY_HINT = "create one at https://ai.gitee.com, then set IMAGEGATE_GITEE_TOKEN"
 
 
 def headers_for(token: str | None) -> dict[str, str]:
@@ -126,35 +119,28 @@ def message_of(data: Any) -> str | None:
     return None
 
 
-def error_for(response: httpx.Response, token: str | None) -> ImagegateError:
-    """The imagegate error for a non-2xx answer. Text checks come before status checks
-    because Gitee reports quota and expiry with several statuses (401, 402, 403, 429)."""
-    status = response.status_code
+def error_for(
+    response: httpx.Response, token: str | None, *, during: str = "request"
+) -> ImagegateError:
+    """The imagegate error for a non-2xx answer, through the core's shared table: Gitee
+    answers a spent quota or an unpaid balance in English or Chinese (额度, 余额, 次数,
+    欠费 ...) and with several statuses (400, 402, 403, 429); a 403 without such words is
+    a permission answer. `during="poll"`: a 404 is a lost task, not an unknown model."""
+    text = message_of_response(response)
+    return error_for_response(
+        response,
+        provider=PROVIDER,
+        name=NAME,
+        message=text,
+        secrets=[token, (token or "").strip()],
+        not_found=ProviderError if during == "poll" else InvalidModel,
+    )
+
+
+def message_of_response(response: httpx.Response) -> str | None:
+    """Gitee's error text wherever it put it (error.message, message, error_message)."""
     try:
-        text = message_of(response.json())
+        found = message_of(response.json())
     except ValueError:
-        text = response.text.strip()[:200] or None
-    detail = redact(" ".join((text or f"HTTP {status}").split())[:300], [token or ""])
-    low = detail.lower()
-    where = f"{NAME} (HTTP {status}): {detail}"
-    if "expired" in low:
-        return AuthExpired(f"{where}; the token has expired: {_KEY_HINT}", provider="gitee")
-    if "quota" in low or ("balance" in low and "insufficient" in low) or status == 402:
-        return QuotaExceeded(
-            f"{where}; this token is out of quota: wait for the daily reset, top up, or add "
-            "another token (comma-separated tokens rotate)",
-            provider="gitee",
-        )
-    if status == 401 or "unauthorized" in low or "invalid api key" in low:
-        return AuthInvalid(f"{where}; the token was refused: {_KEY_HINT}", provider="gitee")
-    if status == 429 or "rate limit" in low:
-        return RateLimited(
-            f"{where}; too many requests, slow down or add another token",
-            provider="gitee",
-            retry_after=retry_after_seconds(response.headers.get("retry-after")),
-        )
-    if status >= 500:
-        return ProviderError(
-            f"{where}; the service failed, try again", provider="gitee", transient=True
-        )
-    return ProviderError(f"{where}", provider="gitee")
+        found = None
+    return found or provider_message(response)

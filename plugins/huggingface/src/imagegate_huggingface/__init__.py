@@ -74,7 +74,7 @@ async def _call(
     try:
         result = await runner.run_job(client, inputs, space.api_name, context)
     except Exception as exc:
-        error = errors.from_exception(exc, space)
+        error = errors.from_exception(exc, space, model)
         if _is_queue_full(exc):  # a sleeping Space also answers the join with 503
             error = await _probed(error, space, url, context)
         if isinstance(error, (errors.SpaceMissing, errors.SpaceDown)):
@@ -101,15 +101,26 @@ async def _connect_error(
 async def _probed(
     error: ImagegateError, space: Space, url: str, context: GenerateContext
 ) -> ImagegateError:
-    """One look at the Space's config tells a missing or sleeping Space from `error`."""
+    """One look at the Space's config tells a missing or sleeping Space from `error`.
+
+    Redirects are not followed: a Space that is not running sends its visitors to its page
+    on the Hub, which answers 200 with HTML, and that must not read as "the Space is up".
+    Only a 200 JSON config means the Space itself answered."""
     import httpx
 
     try:
-        probe = await context.client.get(f"{url}config", timeout=min(15.0, context.remaining()))
+        probe = await context.client.get(
+            f"{url}config", timeout=min(15.0, context.remaining()), follow_redirects=False
+        )
     except httpx.HTTPError as probe_error:
         return errors.from_exception(probe_error, space)
+    if probe.is_redirect:
+        where = probe.headers.get("location", "elsewhere")
+        return errors.sleeping(space, f"it redirects to {where}")
     if probe.status_code == 200:
-        return error
+        if "json" in probe.headers.get("content-type", ""):
+            return error
+        return errors.sleeping(space, "it answers a page instead of its config")
     found = errors.from_status(probe.status_code, probe.headers, probe.text, space)
     return found if isinstance(found, (errors.SpaceMissing, errors.SpaceDown)) else error
 

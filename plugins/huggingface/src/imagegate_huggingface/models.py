@@ -75,6 +75,11 @@ def _model(
     )
 
 
+# Sizes: the Spaces' sliders (Z-Image 512-2048 in steps of 64, FLUX 256-2048 in steps of 32)
+# bound the sides, and Gradio enforces their ranges but not their steps. What the pipeline
+# makes is the real rule: diffusers' ZImagePipeline raises unless both sides are multiples of
+# 16, and the FLUX and Ovis pipelines silently make the multiple of 16 below. So 16 is the
+# step of all three: any multiple of 16 is made exactly as asked.
 MODELS: tuple[Model, ...] = (
     _model(
         "z-image-turbo",
@@ -83,6 +88,7 @@ MODELS: tuple[Model, ...] = (
         family="z-image-turbo",
         min_side=512,
         max_side=2048,
+        size_step=16,
     ),
     _model(
         "qwen-image-fast",
@@ -90,7 +96,7 @@ MODELS: tuple[Model, ...] = (
         IntRange(min=4, max=28, default=8),
         aspect_ratios=QWEN_RATIOS,
     ),
-    _model("ovis-image", "Ovis Image", IntRange(min=1, max=50, default=24)),
+    _model("ovis-image", "Ovis Image", IntRange(min=1, max=50, default=24), size_step=16),
     _model(
         "flux-1-schnell",
         "FLUX.1 Schnell",
@@ -98,5 +104,6 @@ MODELS: tuple[Model, ...] = (
         family="flux-1-schnell",
         min_side=256,
         max_side=2048,
+        size_step=16,
     ),
 )

@@ -95,7 +95,18 @@ def parse_result(
     )
 
 
+def _gallery_first(output: Any) -> Any:
+    """A gallery's first image: `[{"image": FileData, "caption"}, ...]`, `[[path, caption]]`
+    or `[FileData, ...]` (Gradio versions differ); anything else as it is."""
+    while isinstance(output, (list, tuple)) and output:
+        output = output[0]
+    if isinstance(output, dict) and isinstance(output.get("image"), (dict, str)):
+        return output["image"]
+    return output
+
+
 def _file_url(output: Any, space: Space, url: str) -> tuple[str, str]:
+    output = _gallery_first(output)
     if isinstance(output, dict):
         link = output.get("url") or (
             f"gradio_api/file={output['path']}" if output.get("path") else None

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MODELS", "PROVIDER", "generate", "list_models", "validate"]
 
-MIN_GUIDANCE = 1.5
-"""ModelScope's `guidance` range starts at 1.5, above the spec's 1 for the FLUX models."""
 MAX_TEXT = 2000
+"""ModelScope takes a prompt and a negative prompt under 2000 characters each."""
 
 
 @imagegate.hookimpl
@@ -32,18 +31,11 @@ def list_models() -> list[Model]:
 
 @imagegate.hookimpl
 def validate(request: ImageRequest, model: Model) -> list[Problem]:
-    """ModelScope's own limits beyond the capabilities: guidance >= 1.5, texts < 2000 chars."""
+    """ModelScope's own limit beyond the capabilities (whose ranges the core enforces):
+    texts under 2000 characters."""
     if model.provider.id != PROVIDER.id:
         return []
     problems = []
-    guidance = request.guidance_scale
-    if model.capabilities.guidance is not None and guidance is not None and guidance < MIN_GUIDANCE:
-        problems.append(
-            Problem(
-                "guidance_scale",
-                f"guidance_scale: ModelScope accepts {MIN_GUIDANCE} or more (got {guidance:g})",
-            )
-        )
     for name in ("prompt", "negative_prompt"):
         text = getattr(request, name)
         if text and len(text) >= MAX_TEXT:

@@ -1,6 +1,10 @@
 """When to poll a ModelScope task: soon enough to learn of the image quickly, rarely enough
-not to hammer the service. The reference client polls every 3 s, so it learns of a finished
-image 1.5 s late on average; bench/modelscope_polling.py measures what this does instead.
+not to hammer the service. The reference client polls every 3 s and the official sample
+every 5 s, so they learn of a finished image 1.5-2.5 s late on average;
+bench/modelscope_polling.py measures what this does instead.
+
+Floor: after the first `FLOOR_AFTER` seconds no two polls are less than `FLOOR` (1 s)
+apart, whatever the rest of the schedule says: fast polls are for the short tasks only.
 
 Cold (no task of this model has finished in this process yet): 0.25 s, growing x1.5 to 1 s,
 so a task that ends after t seconds is seen at most ~max(0.5 t, 1 s) late.
@@ -24,6 +28,8 @@ WARM_CAP = 4.0
 LATE_FRACTION = 0.05
 LATE_FLOOR = 0.1
 SMOOTHING = 0.5
+FLOOR = 1.0
+FLOOR_AFTER = 2.0
 
 
 class Schedule:
@@ -36,6 +42,10 @@ class Schedule:
         self._late: float | None = None
 
     def next_delay(self, elapsed: float) -> float:
+        delay = self._next(elapsed)
+        return max(delay, FLOOR) if elapsed >= FLOOR_AFTER else delay
+
+    def _next(self, elapsed: float) -> float:
         expected = self.expected
         if expected is None:
             delay, self._cold = self._cold, min(CAP, self._cold * GROWTH)

@@ -4,6 +4,16 @@ Polling honours the request's deadline (a `Timeout` naming the task, and no poll
 reports each new status word through the progress callback, and stops at once when the
 caller cancels: `asyncio.CancelledError` is never caught here. The task id is reported with
 `submitted`; a call whose `context.resume_task` is set polls that task instead of submitting.
+
+A submitted task is paid for, so a poll that fails is never a reason to abandon it while
+the deadline allows more: a 429 on a poll (with or without ModelScope's rate-limit headers:
+polling spends no generation quota) waits its Retry-After, or a growing pause, and polls
+again; so do 5xx answers and network failures. Only an answer that cannot get better (a
+refused token, an unknown task, a body that is not the protocol) ends the polling.
+
+The images are fetched once the task succeeds and labelled by their bytes (ModelScope's
+are JPEG, at addresses without an extension); if that download fails, the image keeps its
+URL and the core fetches it when someone needs the bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from imagegate import errors
-from imagegate.results import GeneratedImage
+from imagegate.results import GeneratedImage, sniff_mime
 
 from . import wire
 from .models import PROVIDER
@@ -30,8 +40,9 @@ __all__ = ["generate_images"]
 
 MARGIN = 0.05
 """Seconds kept before the deadline so our own Timeout, naming the task, is the one raised."""
-MAX_POLL_FAILURES = 3
-"""Consecutive transient poll failures (5xx, network) tolerated before giving up."""
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 15.0
+"""Pause after a failed poll without Retry-After: 1 s, doubling up to 15 s."""
 
 
 async def generate_images(
@@ -39,9 +50,9 @@ async def generate_images(
 ) -> list[GeneratedImage]:
     if not token:
         raise errors.AuthRequired(
-            "ModelScope needs a token (get one at https://modelscope.cn): set "
-            "IMAGEGATE_MODELSCOPE_TOKEN or run `imagegate keys set modelscope`",
+            f"ModelScope needs a token (get one at {PROVIDER.key_url})",
             provider=PROVIDER.id,
+            hint=f"set {PROVIDER.token_env[0]} or run `imagegate keys set {PROVIDER.id}`",
         )
     base = (context.base_url or PROVIDER.base_url or "").rstrip("/")
     if context.resume_task:  # submitted by an earlier run (a server restart): poll it again
@@ -56,6 +67,7 @@ async def generate_images(
     return [
         GeneratedImage(
             url=url,
+            data=await _bytes_of(url, context),
             seed=request.seed,
             width=request.width,
             height=request.height,
@@ -92,6 +104,20 @@ async def _submit(
     return task_id, metadata, submitted
 
 
+async def _bytes_of(url: str, context: GenerateContext) -> bytes | None:
+    """The image's bytes, so it is labelled by what it is; None if they cannot be had now
+    (a half image is refused by the core's check as the download it is)."""
+    import httpx
+
+    try:
+        response = await context.client.get(url, timeout=_timeout(context))
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200 or sniff_mime(response.content) is None:
+        return None
+    return response.content
+
+
 async def _poll(
     base: str, task_id: str, token: str, model: Model, context: GenerateContext, submitted: float
 ) -> wire.TaskState:
@@ -101,22 +127,27 @@ async def _poll(
     headers = wire.poll_headers(token)
     word: str | None = None
     unfinished_at = 0.0
-    failures = 0
+    pause = 0.0  # extra wait after a failed poll
     while True:
         remaining = context.remaining() - MARGIN
         if remaining <= 0:
             raise _timeout_error(task_id, word, context)
-        await asyncio.sleep(min(schedule.next_delay(time.monotonic() - submitted), remaining))
+        delay = max(schedule.next_delay(time.monotonic() - submitted), pause)
+        await asyncio.sleep(min(delay, remaining))
         sent_at = time.monotonic() - submitted
         try:
             response = await _get(context.client, url, headers, model, context)
-        except (errors.ProviderError, errors.RateLimited) as exc:
-            # a failed poll does not fail the task: poll again (a few times) on the schedule
-            failures += 1
-            if not exc.transient or failures > MAX_POLL_FAILURES:
-                raise
+        except errors.RateLimited as exc:  # QuotaExceeded too: a poll spends no quota
+            pause = _next_pause(pause, exc.retry_after)
+            context.report("retrying", message=f"poll rate limited; next in {pause:.3g}s")
             continue
-        failures = 0
+        except errors.ProviderError as exc:
+            if not exc.transient:
+                raise
+            pause = _next_pause(pause, exc.retry_after)
+            context.report("retrying", message=f"poll failed; next in {pause:.3g}s")
+            continue
+        pause = 0.0
         state = wire.task_state(wire.read_json(response, f"the poll of task {task_id}"), task_id)
         if state.phase == "succeeded":
             DURATIONS.observe(key, unfinished_at, sent_at)
@@ -132,6 +163,13 @@ async def _poll(
         if state.word != word:
             context.report(state.phase, status=state.word)
             word = state.word
+
+
+def _next_pause(pause: float, retry_after: float | None) -> float:
+    """Retry-After when ModelScope says it, else 1 s doubling up to 15 s."""
+    if retry_after is not None:
+        return retry_after
+    return BACKOFF_FIRST if pause <= 0 else min(BACKOFF_CAP, pause * 2)
 
 
 async def _get(

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from imagegate import errors
+from imagegate.upstream import error_for_status, provider_message
+
+from .models import PROVIDER as MODELSCOPE
 
 if TYPE_CHECKING:
     import httpx
@@ -33,7 +36,6 @@ _LIMIT_HEADERS = {
         "modelscope-ratelimit-model-requests-limit",
     ),
 }
-_TOKEN_HELP = "check IMAGEGATE_MODELSCOPE_TOKEN or run `imagegate keys set modelscope`"
 
 
 def submit_headers(token: str) -> dict[str, str]:
@@ -132,53 +134,55 @@ def describe_limits(figures: dict[str, int]) -> str:
 
 
 def error_for(response: httpx.Response, *, model: Model, during: str) -> errors.ImagegateError:
-    """The imagegate error for a non-2xx ModelScope answer (`during`: submit or poll)."""
+    """The imagegate error for a non-2xx ModelScope answer (`during`: submit or poll),
+    through the core's shared table, refined with ModelScope's own facts: the
+    `modelscope-ratelimit-*` figures tell a spent daily limit (of the model, or of the
+    whole token) from a rate limit; a 403 means the account is not set up for
+    API-Inference; a 404 on a poll is a lost task, not an unknown model."""
     status = response.status_code
     try:
         payload: Any = response.json()
     except ValueError:
         payload = None
-    text = error_text(payload) or response.text[:200].strip() or f"HTTP {status}"
-    lowered = text.lower()
+    text = error_text(payload) or provider_message(response) or f"HTTP {status}"
     figures = limits(response)
-    said = f"{NAME} answered HTTP {status}: {text}"
-    spent = any(figures.get(f"{scope}_remaining") == 0 for scope in ("requests", "model"))
-    if status == 401:
-        kind = errors.AuthExpired if "expired" in lowered else errors.AuthInvalid
-        return kind(f"{said}; {_TOKEN_HELP}", provider=PROVIDER)
-    if status == 403:
-        return errors.PermissionDenied(
-            f"{said}. API-Inference needs a ModelScope account linked to an Alibaba Cloud "
-            "account with real-name verification (modelscope.cn, account settings); "
-            f"then {_TOKEN_HELP}",
-            provider=PROVIDER,
-        )
-    if (
-        spent
-        or any(word in lowered for word in ("quota", "insufficient"))
-        or (status != 429 and "exceeded" in lowered)
-    ):
-        return errors.QuotaExceeded(
-            f"{said}{describe_limits(figures)}; the token's daily limit for {model.full_id} "
-            "is used up until tomorrow, add another token to rotate",
-            provider=PROVIDER,
-        )
-    if status == 429:
+    spent_model = figures.get("model_remaining") == 0
+    spent_token = figures.get("requests_remaining") == 0
+    if during == "poll" and status == 429:
         return errors.RateLimited(
-            f"{said}{describe_limits(figures)}; too many requests, retry shortly",
+            f"{NAME} is rate limiting the polls of this task ({text}); polling again later",
             provider=PROVIDER,
             retry_after=errors.retry_after_seconds(response.headers.get("retry-after")),
         )
-    if status == 404 and during == "submit":
-        return errors.InvalidModel(
-            f"{said}; {model.full_id} is unknown to ModelScope or retired, "
-            "run `imagegate models ms` for the models it serves",
-            param="model",
-            provider=PROVIDER,
+    if status == 429 and (spent_model or spent_token):
+        return error_for_status(
+            402,  # the figures say it: a spent daily limit, not a rate limit
+            f"{text}{describe_limits(figures)}",
+            provider=MODELSCOPE,
+            headers=response.headers,
+            scope="token" if spent_token else "model",
         )
-    if status in (400, 422) and during == "submit":
-        return errors.InvalidRequest(f"{NAME} refused the request: {text}", provider=PROVIDER)
-    return errors.ProviderError(said, provider=PROVIDER, transient=status >= 500)
+    error = error_for_status(
+        status,
+        f"{text}{describe_limits(figures)}" if status == 429 else text,
+        provider=MODELSCOPE,
+        headers=response.headers,
+        not_found=errors.ProviderError if during == "poll" else errors.InvalidModel,
+    )
+    if isinstance(error, errors.PermissionDenied):
+        _amend(
+            error,
+            "API-Inference needs a ModelScope account linked to an Alibaba Cloud account "
+            "with real-name verification (modelscope.cn, account settings)",
+        )
+    if isinstance(error, errors.InvalidModel):
+        _amend(error, f"{model.full_id} is unknown to ModelScope or retired")
+    return error
+
+
+def _amend(error: errors.ImagegateError, advice: str) -> None:
+    error.message = f"{error.message}; {advice}"
+    error.args = (error.message,)
 
 
 def _unexpected(what: str) -> errors.ProviderError:
