@@ -228,6 +228,11 @@ def main() -> None:
     parser.add_argument("--delays", default="0,500", help="upstream delays in ms")
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument(
+        "--storage",
+        action="store_true",
+        help="imagegate as configured by default: every image fetched and stored, history on",
+    )
+    parser.add_argument(
         "--only",
         action="store_true",
         help="only the issue's three scenarios (0 ms c=1, 0 ms c=50, 500 ms c=200)",
@@ -296,6 +301,13 @@ def main() -> None:
                 "IMAGEGATE_A4F_BASE_URL": f"{upstream_url}/v1",
                 "IMAGEGATE_LOAD_PLUGINS": "a4f",
                 "IMAGEGATE_HOME": str(logdir / "home"),
+                # like the forwarder and LiteLLM: the provider's link passed on, no history
+                # (what storing images and history add: bench/storage_overhead.py)
+                **(
+                    {}
+                    if args.storage
+                    else {"IMAGEGATE_PASS_LINKS": "a4f", "IMAGEGATE_HISTORY": "off"}
+                ),
             },
         )
         info["startup_s"]["imagegate"] = wait_healthy(

@@ -68,7 +68,9 @@ class GenerationBody(BaseModel):
     def generate_kwargs(self) -> tuple[dict, list[str]]:
         """Keyword arguments for `Gate.agenerate`, and warnings about ignored fields."""
         # the fields as they are (no serialiser pass: this runs on every request)
-        params = {k: v for k, v in self.__dict__.items() if v is not None and k not in _NOT_SENT}
+        # fields not given are None: only those given are looked at
+        given = self.__dict__
+        params = {k: given[k] for k in self.model_fields_set - _NOT_SENT if given[k] is not None}
         if params.get("size", "").strip().lower() == "auto":
             del params["size"]
         warnings = [
