@@ -152,9 +152,20 @@ def test_serve_passes_its_options_to_the_server(invoke, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: seen.update(kwargs))
-    done = invoke("serve", "--port", "9123", "--api-key", "k-123456789", "--workers", "2")
+    done = invoke(
+        "serve", "--port", "9123", "--api-key", "k-123456789", "--workers", "2",
+        "--timeout", "60", "--max-body", "128KB", "--max-image-bytes", "10MB",
+    )  # fmt: skip
     assert done.code == 0, done.stderr
-    assert seen == {"host": "127.0.0.1", "port": 9123, "api_key": "k-123456789", "workers": 2}
+    assert seen == {
+        "host": "127.0.0.1",
+        "port": 9123,
+        "api_key": "k-123456789",
+        "workers": 2,
+        "timeout": 60.0,
+        "max_body": 128 * 1024,
+        "max_image_bytes": 10 * 1024 * 1024,
+    }
 
 
 def test_serve_without_the_server_extra_gives_the_install_hint(invoke, monkeypatch):

@@ -33,6 +33,12 @@ def image_host():
     server.stop()
 
 
+def url_gate(image_host, url: str) -> imagegate.Gate:
+    """A provider whose links point at the image host, configured on its network (loopback:
+    links elsewhere on loopback would be refused, tests/security has those)."""
+    return imagegate.Gate(plugins=[UrlPlugin(url)], base_urls={"fake": image_host.url})
+
+
 class UrlPlugin(FakePlugin):
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -45,7 +51,7 @@ class UrlPlugin(FakePlugin):
 
 def test_url_images_are_fetched_only_when_needed_and_once(image_host):
     image_host.hits.clear()
-    with imagegate.Gate(plugins=[UrlPlugin(f"{image_host.url}/img/ok.png")]) as gate:
+    with url_gate(image_host, f"{image_host.url}/img/ok.png") as gate:
         result = gate.generate("a cat", model="fake/basic")
         assert image_host.hits == []  # response_format=url: nothing downloaded
         image = result.images[0]
@@ -56,7 +62,7 @@ def test_url_images_are_fetched_only_when_needed_and_once(image_host):
 
 def test_b64_json_fetches_every_image_before_returning(image_host):
     image_host.hits.clear()
-    with imagegate.Gate(plugins=[UrlPlugin(f"{image_host.url}/img/ok.png")]) as gate:
+    with url_gate(image_host, f"{image_host.url}/img/ok.png") as gate:
         result = gate.generate("a cat", model="fake/basic", n=3, response_format="b64_json")
     assert image_host.hits == ["ok.png"] * 3
     assert all(image.data == PNG for image in result.images)
@@ -67,7 +73,7 @@ def test_b64_json_fetches_every_image_before_returning(image_host):
     [("cut.png", "truncated"), ("page.png", "not a PNG"), ("missing.png", "HTTP 404")],
 )
 def test_broken_downloads_are_provider_errors_naming_the_provider(image_host, name, expected):
-    with imagegate.Gate(plugins=[UrlPlugin(f"{image_host.url}/img/{name}")]) as gate:
+    with url_gate(image_host, f"{image_host.url}/img/{name}") as gate:
         with pytest.raises(ProviderError, match=expected) as caught:
             gate.generate("a cat", model="fake/basic", response_format="b64_json")
     assert caught.value.message.startswith("Fake:")

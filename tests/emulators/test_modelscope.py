@@ -57,7 +57,8 @@ def wait_done(emulator, task_id: str) -> tuple[list[str], dict]:
 
 
 def test_task_moves_pending_running_succeed_and_serves_a_jpeg(modelscope_emulator):
-    modelscope_emulator.control.task_seconds = 0.3
+    # each status word lasts at least 0.5 s, so a poll sees it even on a busy machine
+    modelscope_emulator.control.task_seconds = 1.5
     answer = submit(modelscope_emulator)
     assert answer.status_code == 200
     task_id = answer.json()["task_id"]

@@ -484,12 +484,12 @@ async def test_token_errors_never_show_the_token(spaces_emulator, token, error):
 
 async def test_faults_with_a_token_never_show_it(spaces_emulator):
     secret = "valid-secret-token-0001"
-    for kind, params in [("gradio_error", {}), ("queue_full", {}), ("status", {"status": 500})]:
-        spaces_emulator.script(kind, **params)
-        async with gate(spaces_emulator, retries=0) as g:
+    async with gate(spaces_emulator, retries=0) as g:  # one Client: each fault meets its join
+        for kind, params in [("gradio_error", {}), ("queue_full", {}), ("status", {"status": 500})]:
+            spaces_emulator.script(kind, **params)
             with pytest.raises(errors.ImagegateError) as caught:
                 await g.agenerate("a cat", model="ovis-image", size="256x256", seed=1, token=secret)
-        assert secret not in str(caught.value)
+            assert secret not in str(caught.value)
 
 
 def test_a_relative_file_url_is_resolved_against_the_space():

@@ -87,7 +87,7 @@ def test_unknown_names_are_openai_404s(base_url, name):
     response = httpx.get(f"{base_url}/v1/images/files/{name}")
     assert response.status_code == 404
     error = response.json()["error"]
-    assert error["type"] == "not_found_error"
+    assert error["type"] == "invalid_request_error"  # as every 404 (docs/server.md)
     assert error["code"] in {"NOT_FOUND", "HTTP_404"}  # a slash never reaches the route
 
 

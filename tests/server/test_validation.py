@@ -91,23 +91,59 @@ async def test_a_body_that_is_not_a_json_object_is_a_400(client, raw):
     assert error_of(response)["type"] == "invalid_request_error"
 
 
-async def test_a_body_over_the_cap_is_a_400(client, fake):
+async def test_a_body_over_the_cap_is_a_413(client, fake):
     body = {**GOOD, "negative_prompt": "x" * (70 * 1024)}
     response = await client.post("/v1/images/generations", json=body)
-    assert response.status_code == 400
-    assert "KB" in error_of(response)["message"]
+    assert response.status_code == 413
+    error = error_of(response)
+    assert "KB" in error["message"] and error["code"] == "BODY_TOO_LARGE"
     assert fake.calls == []
 
 
-async def test_a_streamed_body_over_the_cap_is_a_400(client):
+async def test_a_streamed_body_over_the_cap_is_a_413(client):
     async def chunks():
         yield b'{"prompt": "'
         for _ in range(100):
             yield b"x" * 1024
         yield b'"}'
 
-    response = await client.post("/v1/images/generations", content=chunks())
-    assert response.status_code == 400
+    response = await client.post(
+        "/v1/images/generations", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_body_not_sent_as_json_is_a_415(client, fake, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post(
+        "/v1/images/generations", content=b'{"prompt": "a cat"}', headers=headers
+    )
+    assert response.status_code == 415
+    error = error_of(response)
+    assert error["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "Content-Type: application/json" in error["message"]
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/vnd.api+json",
+    ],
+)
+async def test_json_and_plus_json_bodies_are_taken(client, content_type):
+    response = await client.post(
+        "/v1/images/generations",
+        content=b'{"model": "fake/basic", "prompt": "a cat"}',
+        headers={"content-type": content_type},
+    )
+    assert response.status_code == 200, response.text
 
 
 async def test_an_unknown_model_is_a_404_and_never_substituted(client, fake):
@@ -148,3 +184,35 @@ async def test_wrong_http_method_and_unknown_route_use_the_envelope(client):
         assert response.status_code in (404, 405)
         assert error_of(response)["message"]
         assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/v1/images/generations", "POST"),
+        ("PUT", "/v1/images/generations", "POST"),
+        ("POST", "/v1/models", "GET"),
+        ("DELETE", "/v1/models/fake/basic", "GET"),
+        ("POST", "/health", "GET"),
+    ],
+)
+async def test_a_405_says_which_methods_the_route_takes(client, method, path, allowed):
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {allowed}
+    error = error_of(response)
+    assert (error["type"], error["code"]) == ("invalid_request_error", "METHOD_NOT_ALLOWED")
+    assert allowed in error["message"]
+
+
+async def test_404_types_are_the_documented_ones(client):
+    """docs/server.md: every 404 is `invalid_request_error`, as OpenAI's own."""
+    route = error_of(await client.get("/v1/nothing-here"))
+    image = error_of(await client.get("/v1/images/files/expired.png"))
+    model = error_of(await client.get("/v1/models/fake/nothing"))
+    assert {route["type"], image["type"], model["type"]} == {"invalid_request_error"}
+    assert (route["code"], image["code"], model["code"]) == (
+        "NOT_FOUND",
+        "NOT_FOUND",
+        "INVALID_MODEL",
+    )

@@ -22,7 +22,7 @@ import pluggy
 from .errors import InvalidModel, NotInstalled
 from .models import Capabilities, FloatRange, IntRange, Model, Provider
 
-__all__ = ["DEFAULT_MODEL", "FAMILY_PREFIX", "FIRST_PARTY", "Catalog", "Family"]
+__all__ = ["DEFAULT_MODEL", "FAMILY_PREFIX", "FIRST_PARTY", "Catalog", "Family", "alias_names"]
 
 DEFAULT_MODEL = "hf/z-image-turbo"
 BARE_PREFIX = "hf"
@@ -38,6 +38,16 @@ FIRST_PARTY: dict[str, str] = {
     "ms": "imagegate-modelscope",
     "modelscope": "imagegate-modelscope",
 }
+
+
+def alias_names(model: Model) -> list[str]:
+    """The other names of `model` as a user types them, the same in `imagegate models`,
+    `/v1/models` and the docs: prefixed aliases, and for HuggingFace the bare names too."""
+    prefix = model.provider.model_prefix
+    names = [f"{prefix}/{alias}" for alias in model.aliases]
+    if prefix == BARE_PREFIX:
+        names += [model.id, *model.aliases]
+    return names
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .credentials import split_tokens
+from .bounds import MAX_TOKENS
+from .credentials import check_tokens, split_tokens
 from .errors import InvalidModel, InvalidRequest
 
 if TYPE_CHECKING:
@@ -142,7 +143,9 @@ def split_chain_tokens(
     owners = gate.catalog.token_prefixes
     providers = {entry.model.provider.id: entry.model.provider for entry, _, _ in plan.entries}
     found: dict[str, list[str]] = {}
-    for value in split_tokens(token):
+    values = split_tokens(token)
+    check_tokens(values, limit=MAX_TOKENS)  # per request, whichever providers they are for
+    for value in values:
         head, sep, _ = value.partition(":")
         owner = owners.get(head.lower()) if sep else None
         if owner is None:

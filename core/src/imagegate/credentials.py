@@ -1,22 +1,30 @@
 """Where tokens come from, first match wins: explicit, environment, keys file.
 
 The keys file is JSON `{"gitee": ["token", ...]}`, readable only by its owner, under the
-platform's user config dir (`IMAGEGATE_HOME` moves it). Several tokens rotate.
+platform's user config dir (`IMAGEGATE_HOME` moves it). Several tokens rotate. Every token
+is printable ASCII without spaces (what an HTTP header can carry), and one request brings
+at most `MAX_TOKENS`: each can cost an upstream call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .bounds import MAX_TOKENS
 from .errors import InvalidRequest
 from .models import Provider
 
 __all__ = [
     "TokenSource",
+    "check_tokens",
     "find_tokens",
     "keys_path",
     "read_keys",
@@ -44,6 +52,29 @@ def split_tokens(value: str | Sequence[str]) -> list[str]:
     """Comma-separated (or listed) tokens, stripped, empties dropped."""
     parts = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
     return [part.strip() for part in parts if part.strip()]
+
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+TOKEN_RULE = "a token is printable ASCII, without spaces or control characters"
+
+
+def check_tokens(
+    tokens: Sequence[str], *, limit: int | None = None, where: str | None = None
+) -> None:
+    """InvalidRequest (naming the rule, never the token) for a token an HTTP header could
+    not carry, or for more than `limit` tokens; `where` says where they were found."""
+    if limit is not None and len(tokens) > limit:
+        raise InvalidRequest(
+            f"at most {limit} tokens per request (got {len(tokens)})", param="authorization"
+        )
+    for number, token in enumerate(tokens, 1):
+        if not _PRINTABLE.fullmatch(token):
+            which = f"token {number}" if len(tokens) > 1 else "the token"
+            raise InvalidRequest(
+                f"{which} has a character it may not have: {TOKEN_RULE}",
+                param="authorization",
+                hint=f"fix the token in {where}" if where else None,
+            )
 
 
 def strip_auth_prefix(
@@ -86,6 +117,12 @@ def read_keys() -> dict[str, list[str]]:
     cached = _cache.get(path)
     if cached is not None and cached[0] == stamp:
         return {k: list(v) for k, v in cached[1].items()}
+    if os.name != "nt" and stat.st_mode & 0o077:
+        print(
+            f"imagegate: warning: the keys file {path} can be read by other users "
+            f"(mode {stat.st_mode & 0o777:o}); run `chmod 600 {path}`",
+            file=sys.stderr,
+        )
     keys = _read(path)
     _cache[path] = (stamp, keys)
     return {k: list(v) for k, v in keys.items()}
@@ -123,14 +160,22 @@ def remove_keys(provider_id: str) -> bool:
 
 
 def _save(keys: dict[str, list[str]]) -> Path:
+    """Write the whole file anew, atomically: a temporary file made by mkstemp (a fresh
+    random name, O_EXCL, owner-only, never through a planted symlink) in the same
+    directory, then renamed over keys.json."""
     path = keys_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = path.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(keys, handle, indent=2)
-    os.chmod(temp, 0o600)
-    os.replace(temp, path)
+    fd, temp = tempfile.mkstemp(prefix=".keys-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keys, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
     return path
 
 
@@ -141,15 +186,23 @@ def find_tokens(
     env: Mapping[str, str] | None = None,
     use_keys_file: bool = True,
 ) -> TokenSource:
-    """The tokens for `provider`, first match wins: explicit, environment, keys file."""
+    """The tokens for `provider`, first match wins: explicit (at most `MAX_TOKENS`),
+    environment, keys file; InvalidRequest for a token that breaks `TOKEN_RULE`."""
     if explicit:
-        return TokenSource(tuple(split_tokens(explicit)), "explicit")
+        tokens = split_tokens(explicit)
+        check_tokens(tokens, limit=MAX_TOKENS)
+        return TokenSource(tuple(tokens), "explicit")
     environ = os.environ if env is None else env
     for name in provider.token_env:
         if environ.get(name, "").strip():
-            return TokenSource(tuple(split_tokens(environ[name])), f"env:{name}")
+            tokens = split_tokens(environ[name])
+            check_tokens(tokens, where=f"the environment variable {name}")
+            return TokenSource(tuple(tokens), f"env:{name}")
     if use_keys_file:
         stored = read_keys().get(provider.id)
         if stored:
+            check_tokens(
+                stored, where=f"the keys file (`imagegate keys set {provider.id}` replaces it)"
+            )
             return TokenSource(tuple(stored), "keys file")
     return TokenSource((), None)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import pipeline
+from .bounds import check_timeout
 from .chain import ChainPlan, plan_chain, split_chain_tokens
 from .context import Progress, ProgressCallback
 from .credentials import TokenSource, split_tokens
@@ -79,7 +80,7 @@ async def generate(
     """`Gate.agenerate`: a family or a model with fallbacks through the chain, any other
     model straight through the per-model pipeline (the only way a run is resumed)."""
     started = time.monotonic()
-    deadline = started + (timeout or gate.timeout)
+    deadline = started + (gate.timeout if timeout is None else check_timeout(timeout))
     request = build_request(prompt, model=model, **params)
     plan = None if resume else plan_chain(gate, request.model, fallbacks)
     if plan is None:

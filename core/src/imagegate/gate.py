@@ -9,6 +9,7 @@ fetching). The CLI and the server are thin layers over it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import threading
@@ -18,10 +19,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import bounds
 from .catalog import Catalog, Family
 from .chain import FALLBACKS_ENV, PREFER_ENV, parse_fallbacks, parse_prefer
 from .context import ProgressCallback
 from .credentials import TokenSource, find_tokens, strip_auth_prefix
+from .errors import Cancelled
 from .fetch import ImageFetcher
 from .health import OK, KeyHealth, KeyState
 from .history import History
@@ -94,12 +97,15 @@ class Gate:
     the keys file (a server does this unless it is protected). `state` is where key health
     (and what else outlives a call) is kept: a `StateStore`, a URL (`memory:`,
     `sqlite:///path`, `redis://...`), or None for `IMAGEGATE_STATE_URL`, else SQLite in the
-    data dir. `history=True` records every generation in the state store (`gate.history`
-    lists them); `keep_images=True` stores every image in `media` (a `MediaStore`, a URL,
-    or None for IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the
-    links of the providers in `pass_links`; both are kept for `retention` (seconds, `7d`,
-    `forever`; default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for
-    tests of waits and retention.
+    data dir. `timeout` is the overall deadline of one call in seconds (positive and
+    finite: ValueError otherwise). `max_image_bytes` caps every image, downloaded or handed
+    back by a plugin (default `IMAGEGATE_MAX_IMAGE_BYTES`, else 50 MB). `history=True`
+    records every generation in the state store (`gate.history` lists them);
+    `keep_images=True` stores every image in `media` (a `MediaStore`, a URL, or None for
+    IMAGEGATE_MEDIA_URL, else `<data dir>/images`) before answering, except the links of the
+    providers in `pass_links`; both are kept for `retention` (seconds, `7d`, `forever`;
+    default IMAGEGATE_RETENTION, else 7 days). `clock` (unix seconds) exists for tests of
+    waits and retention.
 
     `prefer` orders the providers an `any/<family>` request tries (`"hf,gitee"` or a list of
     ids or prefixes; default `IMAGEGATE_PREFER`, else free before paid, then the fastest);
@@ -128,8 +134,10 @@ class Gate:
         clock: Callable[[], float] | None = None,
         prefer: str | Sequence[str] | None = None,
         fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
+        max_image_bytes: int | None = None,
     ) -> None:
-        self.timeout = timeout
+        self.timeout = bounds.check_timeout(timeout)
+        self.max_image_bytes = bounds.max_image_bytes(max_image_bytes)
         self.prefer = parse_prefer(os.environ.get(PREFER_ENV) if prefer is None else prefer)
         self._fallbacks_arg = os.environ.get(FALLBACKS_ENV) if fallbacks is None else fallbacks
         self._fallbacks: dict[str, tuple[str, ...]] | None = None
@@ -161,9 +169,11 @@ class Gate:
         self._media: MediaStore | None = media if isinstance(media, MediaStore) else None
         self.history = History(self)
         self.janitor = Janitor(lambda: self.state, lambda: self._media, self.retention, self.clock)
-        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop))
+        self.fetcher = ImageFetcher(lambda: (self._client, self._client_loop), self.max_image_bytes)
         self._portal: Any = None
         self._portal_cm: Any = None
+        self._calls: set[asyncio.Task[Any] | None] = set()
+        """What runs on the portal's loop now, cancelled when the gate closes."""
         self._portal_finalizer: Any = None
         self._lock = threading.Lock()
 
@@ -340,7 +350,8 @@ class Gate:
         resume: Mapping[int, str] | None = None,
         **params: Any,
     ) -> ImageResult:
-        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...).
+        """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
+        `timeout` (positive, finite seconds) replaces the gate's for this call.
 
         `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
@@ -408,10 +419,31 @@ class Gate:
                 self._portal = self._portal_cm.__enter__()
                 # A gate nobody closed must not hang interpreter exit: stop its portal at
                 # exit (atexit time, threads still alive), not when finalization collects it.
-                self._portal_finalizer = weakref.finalize(self, _stop_portal, self._portal_cm)
-        return self._portal.call(lambda: func(*args, **kwargs))
+                self._portal_finalizer = weakref.finalize(
+                    self, _stop_portal, self._portal, self._portal_cm, self._calls
+                )
+            portal = self._portal
+
+        async def call() -> T:
+            task = asyncio.current_task()
+            self._calls.add(task)
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                self._calls.discard(task)
+
+        future = portal.start_task_soon(call)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Cancelled("the gate was closed while this generation was running") from None
+        except BaseException:
+            future.cancel()  # Ctrl-C while waiting: the provider call stops with it
+            raise
 
     async def aclose(self) -> None:
+        """Close the HTTP client this gate made and let every plugin release its resources
+        (`close` hook: HuggingFace closes its Space clients); bounded, about a second."""
         await self.janitor.wait()
         if self._media is not None:
             await self._media.close()  # every stored image on disk before we go
@@ -422,14 +454,37 @@ class Gate:
         if self._own_state and self._state is not None:
             state, self._state = self._state, None
             await state.close()
+        self._close_plugins()
 
     def close(self) -> None:
-        if self._portal is not None:
+        """`aclose` for blocking use; a call still running on this gate's own event-loop
+        thread (one whose caller was interrupted) is cancelled rather than waited for."""
+        with self._lock:
+            portal, finalizer = self._portal, self._portal_finalizer
+            self._portal = self._portal_cm = self._portal_finalizer = None
+        if portal is None or finalizer is None or not finalizer.alive:
+            self._close_plugins()  # no loop of our own (left): nothing else to close on one
+            return
+        try:
+            # first, so their cancels reach the providers while the plugins close
+            portal.call(_cancel_calls, self._calls)
+            portal.call(self.aclose)
+        finally:
+            finalizer()  # stops the portal, once
+
+    def _close_plugins(self) -> None:
+        for hook in self._pm.hook.close.get_hookimpls():
             try:
-                self._portal.call(self.aclose)
-            finally:
-                self._portal_finalizer()  # stops the portal, once
-                self._portal = self._portal_cm = None
+                hook.function()
+            except Exception as exc:  # one plugin's failure must not keep the others open
+                import warnings
+
+                warnings.warn(
+                    f"imagegate: plugin {hook.plugin_name!r} failed to close: "
+                    f"{type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     async def __aenter__(self) -> Gate:
         return self
@@ -444,9 +499,23 @@ class Gate:
         self.close()
 
 
-def _stop_portal(portal_cm: Any) -> None:
+def _stop_portal(portal: Any, portal_cm: Any, calls: set[asyncio.Task[Any] | None]) -> None:
+    """Stop a gate's event-loop thread without waiting on a provider: what still runs there
+    is cancelled, with a moment to send its cancels."""
+    with contextlib.suppress(Exception):
+        portal.call(_cancel_calls, calls)
+    with contextlib.suppress(Exception):
+        portal.call(portal.stop, True)  # cancel_remaining
     with contextlib.suppress(Exception):
         portal_cm.__exit__(None, None, None)
+
+
+async def _cancel_calls(calls: set[asyncio.Task[Any] | None]) -> None:
+    running = [task for task in calls if task is not None and not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=1.0)
 
 
 def _rows(provider: str, fp: str, source: str | None, known: list[KeyState]) -> list[KeyStatus]:

@@ -1,4 +1,4 @@
-"""The three hooks a provider plugin implements. Markers are `imagegate.hookimpl`.
+"""The hooks a provider plugin implements. Markers are `imagegate.hookimpl`.
 
 An implementation may accept fewer arguments than the spec (pluggy passes only those it
 names), so a spec can grow without breaking plugins.
@@ -48,4 +48,14 @@ def generate(
     steps and guidance are filled in (None when the model takes no such value). `token` is
     this provider's token (None when anonymous). Raise `imagegate.errors` exceptions;
     the core retries transient ones, rotates tokens on quota, and enforces the deadline.
+    """
+
+
+@hookspec
+def close() -> None:
+    """Release what the plugin keeps between calls (clients, connections, threads).
+
+    Called on every plugin when a `Gate` closes. Other gates may share the plugin, so leave
+    it usable (rebuild lazily on the next call) and let calls in flight finish. Return
+    within about a second: interpreter exit waits for it.
     """

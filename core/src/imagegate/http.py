@@ -2,6 +2,11 @@
 
 httpx's own pool collapses when many requests wait on slow upstreams (encode/httpx#3215),
 which is every image provider; see bench/ for the measurement.
+
+It follows no redirect: a provider's API lives at a fixed address, and a redirect there
+would re-send a POST (with its body) wherever the answer points, internal addresses
+included. A 3xx is the plugin's to report as the provider's error; image downloads
+follow redirects themselves, checking every hop (`imagegate.fetch`).
 """
 
 from __future__ import annotations
@@ -25,5 +30,5 @@ def new_async_client(timeout: float = 300.0) -> httpx.AsyncClient:
         transport=AiohttpTransport(limits=limits),
         timeout=httpx.Timeout(timeout, connect=15.0),
         headers={"User-Agent": USER_AGENT},
-        follow_redirects=True,
+        follow_redirects=False,
     )

@@ -17,7 +17,7 @@ from .attempts import call_provider
 from .context import GenerateContext, ProgressCallback
 from .credentials import TokenSource, split_tokens
 from .errors import ImagegateError, InvalidRequest, Timeout
-from .fetch import checked
+from .fetch import checked, too_large
 from .request import MAX_SEED, ImageRequest
 from .resolve import resolve_request
 from .results import GeneratedImage, ImageResult
@@ -205,12 +205,14 @@ def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: M
     if image.width is None and image.height is None:
         image.width, image.height = request.width, request.height
     if image.data is not None:
+        if len(image.data) > gate.max_image_bytes:
+            raise too_large(provider, gate.max_image_bytes)
         image.mime_type = checked(image.data, provider, "the returned image")
     elif image.mime_type is None:
         image.mime_type = f"image/{provider.image_format}"
-    fetcher = gate.fetcher
-    image._loader = lambda url: fetcher.load(url, provider)
-    image._sync_loader = lambda url: fetcher.load_blocking(url, provider)
+    fetcher, base_url = gate.fetcher, gate.base_url_for(provider)
+    image._loader = lambda url: fetcher.load(url, provider, base_url)
+    image._sync_loader = lambda url: fetcher.load_blocking(url, provider, base_url)
 
 
 async def _within(seconds: float, work: Awaitable[T]) -> T:

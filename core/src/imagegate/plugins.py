@@ -2,7 +2,7 @@
 
 `IMAGEGATE_LOAD_PLUGINS=a,b` limits which entry points load (empty: none);
 `IMAGEGATE_PLUGINS=pkg.module,pkg.other:obj` registers extra plugins by import path;
-`IMAGEGATE_TRACE_PLUGINS=1` prints every hook call to stderr.
+`IMAGEGATE_TRACE_PLUGINS=1` prints every hook call to stderr, tokens redacted.
 """
 
 from __future__ import annotations
@@ -50,9 +50,33 @@ def new_plugin_manager(
         _load_entry_points(pm)
         _load_named_plugins(pm, os.environ.get("IMAGEGATE_PLUGINS", ""))
     if os.environ.get("IMAGEGATE_TRACE_PLUGINS") == "1":
-        pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
-        pm.enable_tracing()
+        pm.add_hookcall_monitoring(_trace_before, _trace_after)
     return pm
+
+
+# Hook arguments that carry a credential; printed as <redacted> (a server would otherwise
+# print every caller's token).
+_SECRET_ARGUMENTS = frozenset({"token", "tokens", "api_key", "secret", "password"})
+_TRACE_WIDTH = 300
+
+
+def _shown(name: str, value: object) -> str:
+    if name in _SECRET_ARGUMENTS:
+        return "None" if value is None else "<redacted>"
+    text = repr(value)
+    return text if len(text) <= _TRACE_WIDTH else text[: _TRACE_WIDTH - 3] + "..."
+
+
+def _trace_before(hook_name: str, hook_impls: list, kwargs: dict) -> None:
+    arguments = ", ".join(f"{name}={_shown(name, value)}" for name, value in kwargs.items())
+    plugins = ", ".join(impl.plugin_name for impl in hook_impls)
+    print(f"imagegate: hook {hook_name}({arguments}) -> [{plugins}]", file=sys.stderr)
+
+
+def _trace_after(outcome: pluggy.Result, hook_name: str, hook_impls: list, kwargs: dict) -> None:
+    failed = outcome.exception
+    ending = f"raised {type(failed).__name__}" if failed else "returned"
+    print(f"imagegate: hook {hook_name} {ending}", file=sys.stderr)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:

@@ -12,23 +12,43 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import InvalidRequest
 
 __all__ = [
     "ASPECT_RATIOS",
+    "CALL_KEYWORDS",
     "MAX_PROMPT_LENGTH",
     "MAX_SEED",
     "ImageRequest",
     "Problem",
     "build_request",
+    "check_one_size",
     "parse_size",
 ]
 
 MAX_PROMPT_LENGTH = 4000
 MAX_SEED = 2**31 - 1
 MAX_N = 10
+
+CALL_KEYWORDS = (
+    "token",
+    "progress",
+    "timeout",
+    "fallbacks",
+    "history",
+    "keep_images",
+    "resume",
+)
+"""What `generate`/`agenerate` take besides the request's own fields."""
 
 # Pixel sizes used when a caller asks for an aspect ratio (about one megapixel each).
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
@@ -132,15 +152,53 @@ def _parse_ratio(text: str) -> tuple[int, int, str]:
     return width, height, canonical
 
 
+def check_one_size(request: ImageRequest) -> ImageRequest:
+    """`size`, `width`/`height` and `aspect_ratio` say the same thing: values a caller gave
+    that disagree are an error, never one of them silently winning. (Checked on what the
+    caller gave only: a resolved request carries the size and the pixels it became.)"""
+    given = request.size or request.aspect_ratio
+    if not given:
+        return request
+    width, height, ratio = parse_size(given)
+    clash = [
+        f"{name}={value!r}"
+        for name, value, implied in (
+            ("width", request.width, width),
+            ("height", request.height, height),
+            ("aspect_ratio", request.aspect_ratio if request.size else None, ratio),
+        )
+        if value is not None and value != implied
+    ]
+    if clash:
+        name = "size" if request.size else "aspect_ratio"
+        raise InvalidRequest(
+            f"{name} {given!r} and {' and '.join(clash)} disagree; give the size one way: "
+            "size, width and height, or aspect_ratio",
+            param=name,
+        )
+    return request
+
+
 def build_request(prompt: str | ImageRequest, **params: Any) -> ImageRequest:
     """An `ImageRequest` from keyword arguments, or `InvalidRequest` naming the bad field."""
     params = {key: value for key, value in params.items() if value is not None}
     try:
         if isinstance(prompt, ImageRequest):
-            return ImageRequest.model_validate({**prompt.model_dump(exclude_none=True), **params})
-        return ImageRequest.model_validate({"prompt": prompt, **params})
+            # a request given back (`result.request`) is resolved already: its pixels are
+            # what its size became, so only the caller's new values are checked
+            if not params:
+                return prompt
+            request = ImageRequest.model_validate(
+                {**prompt.model_dump(exclude_none=True), **params}
+            )
+            return check_one_size(request) if _size_fields(params) else request
+        return check_one_size(ImageRequest.model_validate({"prompt": prompt, **params}))
     except ValidationError as exc:
         raise invalid_request_from(exc) from None
+
+
+def _size_fields(params: dict[str, Any]) -> bool:
+    return any(name in params for name in ("size", "width", "height", "aspect_ratio"))
 
 
 def invalid_request_from(exc: ValidationError) -> InvalidRequest:
@@ -149,7 +207,7 @@ def invalid_request_from(exc: ValidationError) -> InvalidRequest:
     param = ".".join(str(part) for part in error["loc"]) or "request"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = f"unknown field {param!r}; allowed: {', '.join(_public_fields())}"
+        message = f"unknown keyword {param!r}; allowed: {', '.join(accepted_keywords())}"
     elif error["type"] == "literal_error":
         message = f"{param}: {message}"
     elif not message.startswith(param):
@@ -157,5 +215,11 @@ def invalid_request_from(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(message, param=param)
 
 
-def _public_fields() -> list[str]:
-    return [name for name in ImageRequest.model_fields if name not in {"aspect_ratio"}]
+def accepted_keywords() -> list[str]:
+    """Every keyword `generate` takes, aliases in parentheses: `steps (num_inference_steps)`."""
+    names = []
+    for name, field in ImageRequest.model_fields.items():
+        choices = getattr(field.validation_alias, "choices", None) or ()
+        aliases = [c for c in choices if isinstance(c, str) and c != name]
+        names.append(f"{name} ({', '.join(aliases)})" if aliases else name)
+    return [*names, *CALL_KEYWORDS]

@@ -18,6 +18,10 @@ from .validation import snap_side
 __all__ = ["resolve_request"]
 
 _HD_STEPS = 30
+_HD = {"hd", "high"}
+_PLAIN_QUALITY = {"standard", "auto"}
+"""OpenAI's other qualities that mean "the model's default" here; any other value does
+nothing and the caller is told."""
 
 
 def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, list[str]]:
@@ -46,8 +50,17 @@ def resolve_request(request: ImageRequest, model: Model) -> tuple[ImageRequest, 
         if request.steps is not None:
             drop("steps", "has no steps setting")
     elif request.steps is None:
-        wants_hd = (request.quality or "").lower() in {"hd", "high"}
+        wants_hd = (request.quality or "").lower() in _HD
         changes["steps"] = min(_HD_STEPS, caps.steps.max) if wants_hd else caps.steps.default
+    quality = (request.quality or "").strip().lower()
+    if quality and quality not in _HD | _PLAIN_QUALITY:
+        warnings.append(
+            f"quality {request.quality!r} ignored: the values that work are hd or high (more "
+            "steps when none are given), standard and auto (the model's default)"
+        )
+    elif quality in _HD and (request.steps is not None or caps.steps is None):
+        why = "steps were given" if caps.steps else f"{model.full_id} has no steps setting"
+        warnings.append(f"quality {request.quality!r} ignored: {why}")
 
     if caps.guidance is None:
         if request.guidance_scale is not None:

@@ -7,6 +7,7 @@ needs them (`read`, `save`, `b64_json`), once, through the loader the core attac
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -143,7 +144,13 @@ def write_new_file(target: Path, data: bytes, *, overwrite: bool = False) -> Non
         if overwrite:
             os.replace(temp, target)
         else:
-            os.link(temp, target)  # fails with FileExistsError instead of replacing
+            try:
+                os.link(temp, target)  # fails with FileExistsError instead of replacing
+            except FileExistsError:
+                # os.link names both paths, the temporary one first: name only the user's
+                raise FileExistsError(
+                    errno.EEXIST, "File exists (save(..., overwrite=True) replaces it)", str(target)
+                ) from None
     finally:
         if os.path.exists(temp):
             os.unlink(temp)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import console, factory, output, progress
+from .types import SECONDS
 
 if TYPE_CHECKING:
     from imagegate import ImageResult
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of paths.")
 @click.option(
-    "--timeout", type=float, metavar="SECONDS", help="Give up after this long (default 300)."
+    "--timeout", type=SECONDS, metavar="SECONDS", help="Give up after this long (default 300)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress line, even on a terminal.")
 @click.option(

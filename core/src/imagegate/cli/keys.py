@@ -30,7 +30,8 @@ def set_(provider: str) -> None:
     Several comma-separated tokens rotate: when one is rate limited or out of quota the
     next is used. The token is read from a hidden prompt, or from stdin when piped.
     """
-    from imagegate.credentials import split_tokens, write_keys
+    from imagegate.credentials import check_tokens, split_tokens, write_keys
+    from imagegate.errors import InvalidRequest
 
     provider_id = resolve_provider(provider)
     if sys.stdin.isatty():
@@ -46,6 +47,10 @@ def set_(provider: str) -> None:
     tokens = split_tokens(raw.replace("\n", ","))
     if not tokens:
         raise click.UsageError("no token given")
+    try:
+        check_tokens(tokens)
+    except InvalidRequest as exc:
+        raise click.UsageError(f"{exc.message}; nothing was stored") from None
     path = write_keys(provider_id, tokens)
     plural = "s" if len(tokens) != 1 else ""
     click.echo(f"Stored {len(tokens)} token{plural} for {provider_id} in {path}")

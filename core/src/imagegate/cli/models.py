@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from imagegate.catalog import alias_names
+
 from . import factory, table
 
 if TYPE_CHECKING:
-    from imagegate import Gate, Model
+    from imagegate import Gate, Model, Provider
     from imagegate.catalog import Family
 
 
@@ -54,7 +57,7 @@ def _models_table(found: list[Model]) -> str:
         [
             m.provider.id,
             m.full_id,
-            table.dash([f"{m.provider.model_prefix}/{a}" for a in m.aliases]),
+            table.dash(alias_names(m)),
             table.dash(m.capabilities.negative_prompt),
             table.dash(m.capabilities.steps),
             table.dash(m.capabilities.guidance),
@@ -86,6 +89,9 @@ def show(model_id: str, as_json: bool) -> None:
     if as_json:
         document = _model_json(model)
         document["token"] = {"configured": bool(tokens), "source": tokens.source}
+        document["base_url"] = os.environ.get(model.provider.base_url_env) or (
+            model.provider.base_url
+        )
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
     click.echo(_describe(model, tokens.source, len(tokens.tokens)))
@@ -93,6 +99,16 @@ def show(model_id: str, as_json: bool) -> None:
 
 def _model_json(model: Model) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def _base_url(provider: Provider) -> str:
+    """The base URL calls go to: the override when set (as the gate reads it), else the
+    provider's own; HuggingFace has one host per Space."""
+    override = os.environ.get(provider.base_url_env)
+    default = provider.base_url or "one host per Space"
+    if override:
+        return f"{override} (from {provider.base_url_env}; default {default})"
+    return default
 
 
 def _family_json(family: Family) -> dict[str, Any]:
@@ -171,7 +187,7 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
                 ("name", model.display_name),
                 ("description", model.description),
                 ("provider's id", model.id),
-                ("aliases", [f"{prefix}/{alias}" for alias in model.aliases]),
+                ("aliases", alias_names(model)),
             ],
         ),
         (
@@ -195,7 +211,7 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
                 ("token env", provider.token_env),
                 ("get a key", provider.key_url),
                 ("image format", provider.image_format),
-                ("base url", provider.base_url),
+                ("base url", _base_url(provider)),
                 ("base url env", provider.base_url_env),
                 ("docs", provider.docs_url),
                 ("plugin", provider.distribution),

@@ -1,4 +1,8 @@
-"""`imagegate serve`: start the OpenAI-compatible server (the optional `server` extra)."""
+"""`imagegate serve`: start the OpenAI-compatible server (the optional `server` extra).
+
+A refusal to start (the port is taken, stored tokens on a public address) is one line and
+exit 2, like any other usage error.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import click
 
 from . import console, exit_codes
 from .serve_storage import apply_storage_options, storage_options
+from .types import BYTE_SIZE, SECONDS
 
 _SERVER_DEPENDENCIES = {"fastapi", "uvicorn", "starlette"}
 INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[server]'"
@@ -15,14 +20,45 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--api-key",
     envvar="IMAGEGATE_API_KEY",
     metavar="KEY",
     help="Require this key from clients (env IMAGEGATE_API_KEY); needed to use stored tokens.",
 )
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=SECONDS,
+    envvar="IMAGEGATE_SERVE_TIMEOUT",
+    help="Deadline of one generation request, in seconds (env IMAGEGATE_SERVE_TIMEOUT).",
+)
+@click.option(
+    "--max-body",
+    default="64KB",
+    show_default=True,
+    type=BYTE_SIZE,
+    envvar="IMAGEGATE_SERVE_MAX_BODY",
+    help="Largest request body accepted (env IMAGEGATE_SERVE_MAX_BODY).",
+)
+@click.option(
+    "--max-image-bytes",
+    type=BYTE_SIZE,
+    envvar="IMAGEGATE_MAX_IMAGE_BYTES",
+    help="Largest image downloaded or accepted from a provider (default 50MB; "
+    "env IMAGEGATE_MAX_IMAGE_BYTES).",
+)
 @click.option(
     "--fallback",
     "fallbacks",
@@ -32,7 +68,15 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
 )
 @storage_options
 def serve(
-    host: str, port: int, api_key: str | None, workers: int, fallbacks: tuple[str, ...], **storage
+    host: str,
+    port: int,
+    api_key: str | None,
+    workers: int,
+    timeout: float,
+    max_body: int,
+    max_image_bytes: int | None,
+    fallbacks: tuple[str, ...],
+    **storage,
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
     console.add_secret(api_key)
@@ -45,6 +89,7 @@ def serve(
 
         check_fallbacks(factory.make_gate(), setting)  # a model it cannot find: exit 2 now
     try:
+        from imagegate.server import CannotListen, UnsafeBinding
         from imagegate.server import serve as run_server
     except ImportError as exc:
         names = _missing_modules(exc)
@@ -56,7 +101,20 @@ def serve(
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
     extra = {"fallbacks": setting} if setting else {}
-    run_server(host=host, port=port, api_key=api_key, workers=workers, **extra)
+    try:
+        run_server(
+            host=host,
+            port=port,
+            api_key=api_key,
+            workers=workers,
+            timeout=timeout,
+            max_body=max_body,
+            max_image_bytes=max_image_bytes,
+            **extra,
+        )
+    except (CannotListen, UnsafeBinding) as exc:
+        console.error(exc.message)
+        raise click.exceptions.Exit(exit_codes.USAGE) from None
 
 
 def _missing_modules(exc: BaseException) -> set[str]:

@@ -18,6 +18,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .app import create_app
-from .run import UnsafeBinding, serve
+from .run import CannotListen, UnsafeBinding, serve
 
-__all__ = ["UnsafeBinding", "create_app", "serve"]
+__all__ = ["CannotListen", "UnsafeBinding", "create_app", "serve"]

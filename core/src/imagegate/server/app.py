@@ -13,33 +13,38 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate import Gate, __version__
+from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
-from imagegate.errors import AuthRequired, ImagegateError, InvalidModel
+from imagegate.errors import ImagegateError, InvalidModel
 from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
 
+from .advice import Caller
 from .answers import render
 from .auth import caller_tokens
 from .callers import read_asks
-from .errors import install_handlers, invalid_body
+from .errors import caller_error, install_handlers, invalid_body
 from .fast_lane import install_fast_lane
 from .files import image_file
 from .generation import Generations, json_response
 from .history_view import history_entry, history_list
 from .job_routes import add_job_routes
+from .job_schemas import STREAM_CONTENT, JobObject
 from .jobs import RETENTION, Jobs
-from .limits import ClientGone, read_body, unless_disconnected
+from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .models_view import family_entry, model_entry
-from .schemas import GenerationBody
+from .openapi import error_responses, install_openapi
+from .schemas import GenerationBody, Health, ImagesResponse, ModelEntry, ModelList
 from .storage import storage_health
 
 __all__ = ["create_app"]
@@ -75,6 +80,8 @@ def create_app(
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     """
+    timeout = check_timeout(timeout)
+    max_body = check_byte_size(max_body, "max_body")
     if api_key is None:
         api_key = os.environ.get("IMAGEGATE_API_KEY") or None
     own_gate = gate is None
@@ -96,11 +103,19 @@ def create_app(
     store = gate.media  # opened now: a bad IMAGEGATE_MEDIA_URL stops the start, not a request
     public_url = public_url or os.environ.get("IMAGEGATE_PUBLIC_URL") or None
     files_base = public_url.rstrip("/") if public_url else None
+
+    def describe(exc: ImagegateError, sent_tokens: bool = False) -> dict[str, Any]:
+        """The error object a job's record or a stream's `error` event carries, worded for
+        the caller as an error answer is."""
+        caller = Caller(protected=api_key is not None, sent_tokens=sent_tokens)
+        return caller_error(exc, gate, caller)[1]["error"]
+
     jobs = Jobs(
         gate,
         store,
         timeout=timeout,
         retention=job_retention(),
+        envelope=describe,
         fallbacks=chains,
         history=history,
     )
@@ -110,7 +125,7 @@ def create_app(
         api_key=api_key,
         timeout=timeout,
         jobs=jobs,
-        describe=_described,
+        describe=describe,
         fallbacks=chains,
         history=history,
     )
@@ -130,7 +145,9 @@ def create_app(
             if own_gate:
                 await gate.aclose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed
+    # fastapi-offline package, not from a CDN, so they work on a machine with no network.
+    app = FastAPIOffline(
         title="imagegate",
         version=__version__,
         summary="OpenAI-compatible image generation over many providers",
@@ -139,7 +156,9 @@ def create_app(
     app.state.gate = gate
     app.state.media = store
     app.state.history = history
+    app.state.protected = api_key is not None
     install_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 
@@ -147,7 +166,7 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
@@ -169,6 +188,7 @@ def create_app(
     async def generations(request: Request) -> Response:
         """Generate `n` images; OpenAI's body plus the spec's extensions at the top level."""
         tokens = caller_tokens(request, api_key)
+        require_json(request)
         raw = await read_body(request, max_body)
         try:
             body = GenerationBody.model_validate_json(raw)
@@ -205,8 +225,6 @@ def create_app(
             )
         except ClientGone:
             return Response(status_code=499)
-        except AuthRequired as exc:
-            raise _how_to_send_a_token(exc, gate, protected=api_key is not None) from None
         request.state.model = result.model
         return json_response(await render(result, warnings, lambda: base_of(request)))
 
@@ -216,19 +234,57 @@ def create_app(
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
     # and it skips FastAPI's middleware stack too (fast_lane.py): only the request log runs
     install_fast_lane(app, "/v1/images/generations", "POST", generations)
+
+    async def generations_doc(
+        x_imagegate_token: str | None = Header(
+            default=None,
+            description="Protected server: your own provider token(s), `gitee:<token>`, "
+            "used instead of the server's.",
+        ),
+        prefer: str | None = Header(
+            default=None,
+            description="`respond-async`: answer 202 with a job at once (GET /v1/images/jobs).",
+        ),
+        idempotency_key: str | None = Header(
+            default=None,
+            alias="Idempotency-Key",
+            max_length=255,
+            description="A repeat with the same key replays the first answer (per caller).",
+        ),
+    ) -> Response:  # pragma: no cover - never routed: the Starlette route above answers
+        raise NotImplementedError
+
     app.post(
         "/v1/images/generations",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": GenerationBody.model_json_schema()}},
-            }
+        response_model=ImagesResponse,
+        responses={
+            200: {"content": STREAM_CONTENT, "description": "The images (or, streamed, SSE)"},
+            202: {"model": JobObject, "description": "With `Prefer: respond-async`: the job"},
+            **error_responses(
+                400, 401, 403, 404, 408, 409, 410, 413, 415, 429, 431, 500, 502, 503, 504
+            ),
         },
         summary="Generate images",
-        description="OpenAI's body plus the spec's extensions at the top level.",
-    )(generations)
+        description="OpenAI's body plus the spec's extensions at the top level. "
+        "The body's limits hold for every model; steps, guidance and each side of the "
+        "size are checked against the model's own ranges (GET /v1/models).",
+        operation_id="generate_images",
+    )(generations_doc)
 
-    @app.get("/v1/images/files/{name}")
+    @app.get(
+        "/v1/images/files/{name}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The image",
+                "content": {
+                    mime: {"schema": {"type": "string", "format": "binary"}}
+                    for mime in ("image/png", "image/webp", "image/jpeg", "image/gif")
+                },
+            },
+            **error_responses(404),
+        },
+    )
     async def get_image_file(request: Request, name: str) -> Response:
         """An image this server stored (`<sha256>.<ext>`; ETag, Range, kept for retention)."""
         return await image_file(request, store)
@@ -237,13 +293,13 @@ def create_app(
         "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
     )
 
-    @app.get("/v1/images/history")
+    @app.get("/v1/images/history", responses=error_responses(401, 403))
     async def get_history(request: Request) -> Response:
         """What this server generated, newest first (protected servers, API key holders)."""
         found = await history_list(request, gate, api_key, base_of(request))
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/images/history/{record_id}")
+    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404))
     async def get_history_entry(request: Request, record_id: str) -> Response:
         """One record of this server's history."""
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
@@ -251,7 +307,7 @@ def create_app(
 
     add_job_routes(app, jobs, api_key, base_of)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
         caller_tokens(request, api_key)
@@ -266,7 +322,9 @@ def create_app(
             models_cache[id(catalog)] = cached
         return Response(cached[1], media_type="application/json")
 
-    @app.get("/v1/models/{model_id:path}")
+    @app.get(
+        "/v1/models/{model_id:path}", response_model=ModelEntry, responses=error_responses(401, 404)
+    )
     async def get_model(request: Request, model_id: str) -> Response:
         """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""
         caller_tokens(request, api_key)
@@ -278,31 +336,6 @@ def create_app(
         return json_response(model_entry(gate.get_model(model_id)))
 
     return app
-
-
-def _how_to_send_a_token(exc: AuthRequired, gate: Gate, *, protected: bool) -> AuthRequired:
-    """The core says how to give a token to the library or the CLI; a server's caller needs
-    to hear how to send one over HTTP."""
-    provider = gate.catalog.providers.get(exc.provider or "")
-    if provider is None:
-        return exc
-    example = f"{provider.auth_prefix}:<token>"
-    if protected:
-        how = (
-            f"this server holds no token for {provider.display_name}: send your own as "
-            f"`X-Imagegate-Token: {example}`, or store one on the server "
-            f"({provider.token_env[0]} or `imagegate keys set {provider.id}`)"
-        )
-    else:
-        how = f"{provider.display_name} needs a token: send `Authorization: Bearer {example}`"
-    if provider.key_url:
-        how += f" (get one at {provider.key_url})"
-    return AuthRequired(how, provider=provider.id)
-
-
-def _described(exc: ImagegateError) -> dict[str, Any]:
-    """The error object a job's record or a stream's `error` event carries."""
-    return exc.to_openai()["error"]
 
 
 def job_retention() -> float:

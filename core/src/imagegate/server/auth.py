@@ -21,7 +21,11 @@ TOKEN_HEADER = "x-imagegate-token"
 
 
 def caller_tokens(request: Request, api_key: str | None) -> str | None:
-    """The provider tokens this request brings (None: none); AuthError if it may not call."""
+    """The provider tokens this request brings (None: none); AuthError if it may not call.
+
+    Notes on `request.state.sent_tokens` whether the caller brought tokens, so an error
+    about a token can say whose it was.
+    """
     headers = request.headers
     bearer = _bearer(headers.get("authorization"))
     if api_key is not None:
@@ -31,8 +35,11 @@ def caller_tokens(request: Request, api_key: str | None) -> str | None:
             )
         if not hmac.compare_digest(bearer.encode(), api_key.encode()):
             raise AuthInvalid("the API key is not valid for this server")
-        return _tokens(headers.get(TOKEN_HEADER))
-    return _tokens(headers.get(TOKEN_HEADER) or bearer)
+        tokens = _tokens(headers.get(TOKEN_HEADER))
+    else:
+        tokens = _tokens(headers.get(TOKEN_HEADER) or bearer)
+    request.state.sent_tokens = tokens is not None
+    return tokens
 
 
 def _bearer(header: str | None) -> str | None:

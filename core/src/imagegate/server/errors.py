@@ -1,8 +1,9 @@
 """Every failure as OpenAI's error envelope, with the status the official SDKs expect.
 
 The status picks the SDK's exception (400 BadRequestError, 401 AuthenticationError,
-403 PermissionDeniedError, 404 NotFoundError, 429 RateLimitError, 5xx InternalServerError /
-APIStatusError); `param` names the field; 429 always says when to come back.
+403 PermissionDeniedError, 404 NotFoundError, 429 RateLimitError, 5xx InternalServerError,
+413/415 APIStatusError); `param` names the field; 429 always says when to come back. The
+message is the caller's (`advice`): never the owner's hint.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -18,9 +20,17 @@ from starlette.responses import Response
 
 from imagegate.errors import AuthError, ImagegateError, InvalidRequest, QuotaExceeded, RateLimited
 
-from .retries import should_retry
+from .advice import Caller, caller_message
+from .retry_advice import should_retry
 
-__all__ = ["error_response", "install_handlers", "invalid_body"]
+__all__ = [
+    "BodyTooLarge",
+    "UnsupportedMediaType",
+    "caller_error",
+    "error_response",
+    "install_handlers",
+    "invalid_body",
+]
 
 log = logging.getLogger("imagegate.server")
 
@@ -29,13 +39,28 @@ log = logging.getLogger("imagegate.server")
 DEFAULT_RETRY_AFTER = 5
 
 
-def error_response(exc: ImagegateError) -> Response:
-    """The envelope, status and headers for one imagegate error."""
-    body = exc.to_openai()
+class BodyTooLarge(InvalidRequest):
+    code = "BODY_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+def error_response(exc: ImagegateError, request: Request | None = None) -> Response:
+    """The envelope, status and headers for one imagegate error, worded for the caller."""
+    caller = gate = None
+    if request is not None:
+        gate = getattr(request.app.state, "gate", None)
+        caller = Caller(
+            protected=getattr(request.app.state, "protected", False),
+            sent_tokens=getattr(request.state, "sent_tokens", False),
+        )
+    status, body = caller_error(exc, gate, caller)
     headers: dict[str, str] = {}
     if isinstance(exc, QuotaExceeded):
-        # OpenAI's own code for a spent quota; clients branch on it.
-        body["error"]["code"] = "insufficient_quota"
         headers["Retry-After"] = str(_retry_after(exc) or _seconds_to_utc_midnight())
     elif isinstance(exc, RateLimited):
         headers["Retry-After"] = str(_retry_after(exc) or DEFAULT_RETRY_AFTER)
@@ -43,7 +68,31 @@ def error_response(exc: ImagegateError) -> Response:
         headers["WWW-Authenticate"] = "Bearer"
     if should_retry(exc) is False:
         headers["x-should-retry"] = "false"  # the OpenAI SDKs obey it: no retry in vain
-    return envelope(exc.status, body, headers)
+    return envelope(status, body, headers)
+
+
+def caller_error(exc: ImagegateError, gate: Any, caller: Caller | None) -> tuple[int, dict]:
+    """The status and envelope of an error as a caller is told it (also in a job's record
+    and a stream's `error` event): worded for `caller` when known, never the owner's hint."""
+    body = exc.to_openai()
+    status = exc.status
+    if caller is not None:
+        provider = gate.catalog.providers.get(exc.provider or "") if gate is not None else None
+        body["error"]["message"] = caller_message(exc, provider, caller)
+    if isinstance(exc, InvalidRequest) and exc.param == "keys":
+        # the server's own keys file is unreadable: not the caller's request at fault
+        status = 500
+        body["error"].update(
+            message="this server cannot read its stored provider tokens; its owner must fix "
+            "that (the server log says more)",
+            type="server_error",
+            param=None,
+        )
+        log.error("the keys file cannot be read: %s", exc.message)
+    if isinstance(exc, QuotaExceeded):
+        # OpenAI's own code for a spent quota; clients branch on it.
+        body["error"]["code"] = "insufficient_quota"
+    return status, body
 
 
 def envelope(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:
@@ -72,8 +121,10 @@ def invalid_body(exc: ValidationError) -> InvalidRequest:
     if kind == "missing":
         return InvalidRequest(f"{param} is required", param=param)
     if kind == "extra_forbidden":
+        from .schemas import accepted_fields
+
         return InvalidRequest(
-            f"unknown field {param!r}; see GET /docs for the accepted fields", param=param
+            f"unknown field {param!r}; accepted: {', '.join(accepted_fields())}", param=param
         )
     message = error["msg"].removeprefix("Value error, ")
     return InvalidRequest(f"{param}: {message} (got {error.get('input')!r})", param=param)
@@ -85,7 +136,7 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(ImagegateError)
     async def _imagegate(request: Request, exc: ImagegateError) -> Response:
-        return error_response(exc)
+        return error_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -102,13 +153,19 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        message = (
-            f"no route {request.method} {request.url.path}"
-            if exc.status_code in (404, 405)
-            else str(exc.detail)
-        )
-        return plain_error(exc.status_code, message, type_=kind, code=f"HTTP_{exc.status_code}")
+        # OpenAI answers an unknown URL with invalid_request_error too; 405 keeps its Allow
+        status = exc.status_code
+        if status == 404:
+            message = f"no route {request.method} {request.url.path}; GET /docs lists them"
+        elif status == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.url.path} does not take {request.method}; it takes {allowed}"
+        else:
+            message = str(exc.detail)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, f"HTTP_{status}")
+        response = plain_error(status, message, type_="invalid_request_error", code=code)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -35,7 +35,7 @@ def not_found() -> Response:
     return plain_error(
         404,
         "no such image: it expired or was never here; generate it again",
-        type_="not_found_error",
+        type_="invalid_request_error",
         code="NOT_FOUND",
     )
 

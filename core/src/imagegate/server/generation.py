@@ -61,7 +61,7 @@ class Generations:
         api_key: str | None,
         timeout: float,
         jobs: Jobs,
-        describe: Callable[[ImagegateError], dict[str, Any]],
+        describe: Callable[[ImagegateError, bool], dict[str, Any]],
         fallbacks: Any = None,
         history: bool = True,
     ) -> None:
@@ -191,7 +191,7 @@ class Generations:
             warnings=warnings,
             partial_images=body.partial_images or 0,
             ping=ping,
-            describe=self.describe,
+            describe=lambda exc: self.describe(exc, tokens is not None),
         )
 
     async def _idempotent(

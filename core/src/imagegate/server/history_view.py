@@ -71,7 +71,7 @@ async def history_entry(
     record = await gate.history.get(record_id)
     if record is None or record.get("source") != "server":
         return plain_error(
-            404, f"no history record {record_id!r}", type_="not_found_error", code="NOT_FOUND"
+            404, f"no history record {record_id!r}", type_="invalid_request_error", code="NOT_FOUND"
         )
     return public_record(record, base, gate.clock())
 

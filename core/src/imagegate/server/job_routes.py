@@ -15,6 +15,8 @@ from . import events
 from .auth import caller_tokens
 from .callers import owner_of
 from .generation import json_response
+from .job_schemas import STREAM_CONTENT, JobObject
+from .openapi import error_responses
 from .streaming import PING
 
 if TYPE_CHECKING:
@@ -36,7 +38,11 @@ def add_job_routes(
         tokens = caller_tokens(request, api_key)
         return owner_of(api_key, tokens), tokens
 
-    @app.get("/v1/images/jobs/{job_id}")
+    @app.get(
+        "/v1/images/jobs/{job_id}",
+        response_model=JobObject,
+        responses=error_responses(401, 404, 503),
+    )
     async def get_job(request: Request, job_id: str) -> Response:
         """An async job: status, progress, and its result (the synchronous answer's body)
         or error once it has ended."""
@@ -44,14 +50,25 @@ def add_job_routes(
         job = await jobs.get(job_id, owner, tokens)
         return json_response(await jobs.view(job, base_of(request)))
 
-    @app.delete("/v1/images/jobs/{job_id}")
+    @app.delete(
+        "/v1/images/jobs/{job_id}",
+        response_model=JobObject,
+        responses=error_responses(401, 404, 409, 503),
+    )
     async def cancel_job(request: Request, job_id: str) -> Response:
         """Cancel a queued or running job (and the provider's task); 409 once it has ended."""
         owner, _ = caller(request)
         job = await jobs.cancel(job_id, owner)
         return json_response(await jobs.view(job, base_of(request)))
 
-    @app.get("/v1/images/jobs/{job_id}/events")
+    @app.get(
+        "/v1/images/jobs/{job_id}/events",
+        response_class=Response,
+        responses={
+            200: {"content": STREAM_CONTENT, "description": "The job's events"},
+            **error_responses(401, 404, 503),
+        },
+    )
     async def job_events(request: Request, job_id: str) -> Response:
         """The job as Server-Sent Events: `image.generation.job` now and at each change of
         status (the last with its outcome), `imagegate.progress` between."""

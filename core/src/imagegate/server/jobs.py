@@ -98,14 +98,15 @@ class Jobs:
         timeout: float,
         retention: float = RETENTION,
         runner: JobRunner | None = None,
-        envelope: Callable[[ImagegateError], dict[str, Any]] | None = None,
+        envelope: Callable[[ImagegateError, bool], dict[str, Any]] | None = None,
         fallbacks: Any = None,
         history: bool = True,
     ) -> None:
         self.gate, self.media, self.timeout, self.retention = gate, media, timeout, retention
         self.fallbacks, self.history = fallbacks, history
         self.runner = runner or LocalRunner()
-        self.envelope = envelope or (lambda exc: exc.to_openai()["error"])
+        self.envelope = envelope or (lambda exc, sent_tokens=False: exc.to_openai()["error"])
+        """The error object a record keeps (worded for a caller who sent tokens or not)."""
         self.instance = fingerprint(new_job_id())
         self._live: dict[str, _Live] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -155,7 +156,7 @@ class Jobs:
             )
         live = self._live.get(job_id)
         cancelled = Cancelled(f"job {job_id} was cancelled by its caller")
-        outcome = {"status": "cancelled", "error": self.envelope(cancelled)}
+        outcome = {"status": "cancelled", "error": self.envelope(cancelled, False)}
         if self.runner.cancel(job_id):
             if live is None:  # it was still waiting for room here: it never ran
                 return await self._end(record, outcome)
@@ -257,7 +258,9 @@ class Jobs:
             return record
         if time.time() >= record["_deadline"]:
             timeout = Timeout(f"job {job_id} did not finish before its deadline")
-            return await self._end(record, {"status": "failed", "error": self.envelope(timeout)})
+            return await self._end(
+                record, {"status": "failed", "error": self.envelope(timeout, False)}
+            )
         if record["_token"] is not None and (
             tokens is None or fingerprint(tokens) != record["_token"]
         ):
@@ -269,7 +272,9 @@ class Jobs:
                 f"the server stopped while job {job_id} was running, and {provider} gives no "
                 "task id to pick the generation up again; submit it again"
             )
-            return await self._end(record, {"status": "failed", "error": self.envelope(stopped)})
+            return await self._end(
+                record, {"status": "failed", "error": self.envelope(stopped, False)}
+            )
         resume = {int(index): task for index, task in record["_tasks"].items()}
         self._start(record, tokens if record["_token"] is not None else None, resume)
         return record
@@ -311,15 +316,18 @@ class Jobs:
                 body = await render(result, asked["warnings"], asked["base"], record=self.media)
                 final = {"status": "succeeded", "result": body, "model": result.model}
             except ImagegateError as exc:
-                final = {"status": "failed", "error": self.envelope(exc)}
+                final = {"status": "failed", "error": self.envelope(exc, tokens is not None)}
         except asyncio.CancelledError:
             if not self.runner.closing:
                 cancelled = Cancelled(f"job {job_id} was cancelled by its caller")
-                final = {"status": "cancelled", "error": self.envelope(cancelled)}
+                final = {"status": "cancelled", "error": self.envelope(cancelled, False)}
             raise
         except Exception as exc:  # our own bug: the job still ends, the log says which
             log.error("job %s failed inside the server: %s", job_id, type(exc).__name__)
-            final = {"status": "failed", "error": self.envelope(ImagegateError("internal error"))}
+            final = {
+                "status": "failed",
+                "error": self.envelope(ImagegateError("internal error"), False),
+            }
         finally:
             if keeper is not None:
                 keeper.cancel()

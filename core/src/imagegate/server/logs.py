@@ -2,7 +2,10 @@
 
 A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, which costs a task and a queue
 per request). The line holds method, path, model, status, duration and request id, never a
-header or body, so no token can reach the log.
+header or body, so no token can reach the log. Path and model come from the caller: their
+control characters are escaped and their length capped (`clean`), so no request can forge
+a log line. A client that leaves mid-request is logged 499, not as a server failure. The
+outermost layer also refuses oversized request headers (`limits.headers_too_large`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ import re
 import secrets
 import time
 
-__all__ = ["RequestLogMiddleware", "log"]
+from starlette.requests import ClientDisconnect
+
+from .limits import HEADERS_TOO_LARGE, headers_too_large
+
+__all__ = ["RequestLogMiddleware", "clean", "log"]
 
 log = logging.getLogger("imagegate.server")
 
@@ -28,6 +35,21 @@ _CRASH = json.dumps(
         }
     }
 ).encode()
+
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(value: object, limit: int = 200) -> str:
+    """`value` fit for one log line: controls escaped (`\\x0a`), at most `limit` chars."""
+    text = _CONTROL.sub(_escaped, str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class RequestLogMiddleware:
@@ -53,7 +75,12 @@ class RequestLogMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if headers_too_large(scope):
+                await _answer(send_with_id, 431, HEADERS_TOO_LARGE)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            pass  # it left while sending its body: nobody to answer, logged 499 below
         except Exception as exc:
             log.error("request %s failed: %s", request_id, type(exc).__name__)
             if status:  # the answer had started: nothing more can be said on this connection
@@ -72,12 +99,18 @@ class RequestLogMiddleware:
                 log.info(
                     "%s %s model=%s status=%s duration_ms=%.1f request_id=%s",
                     scope["method"],
-                    scope["path"],
-                    state.get("model", "-"),
+                    clean(scope["path"]),
+                    clean(state.get("model", "-"), 100),
                     status or 499,  # no answer sent: the client went away
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
+
+
+async def _answer(send, status: int, body: bytes) -> None:
+    start = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_id(scope) -> str | None:

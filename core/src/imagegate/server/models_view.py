@@ -8,7 +8,7 @@ capabilities every member shares and the list of members.
 
 from __future__ import annotations
 
-from imagegate.catalog import BARE_PREFIX, Family
+from imagegate.catalog import Family, alias_names
 from imagegate.models import Model
 
 __all__ = ["CREATED", "family_entry", "model_entry"]
@@ -19,10 +19,6 @@ CREATED = 1700000000
 
 def model_entry(model: Model) -> dict:
     provider = model.provider
-    prefix = provider.model_prefix
-    aliases = [f"{prefix}/{alias}" for alias in model.aliases]
-    if prefix == BARE_PREFIX:
-        aliases += [model.id, *model.aliases]
     return {
         "id": model.full_id,
         "object": "model",
@@ -30,7 +26,7 @@ def model_entry(model: Model) -> dict:
         "owned_by": provider.id,
         "display_name": model.display_name,
         "provider": provider.display_name,
-        "aliases": aliases,
+        "aliases": alias_names(model),
         "auth": provider.auth,
         "image_format": provider.image_format,
         "capabilities": model.capabilities.model_dump(mode="json"),

@@ -4,10 +4,8 @@ The official OpenAI SDKs retry 408, 409, 429 and 5xx answers and lost connection
 default), honouring `x-should-retry`. Behind the gateway every retry is a new generation, and
 the gateway has already retried the provider itself, so:
 
-- `x-should-retry: false` goes on every failure a retry cannot fix (the request is wrong, the
-  quota is spent, the task ran and failed, the deadline passed) and on every transient one
-  the core already retried (`ImagegateError.attempts > 1`). A 429 with `Retry-After` is left
-  to the client: waiting does fix it.
+- `x-should-retry: false` (`retry_advice.py`) goes on every failure a retry cannot fix and
+  on every transient one the core already retried.
 - A retry the SDK marks (`x-stainless-retry-count` > 0) of a request from the same caller
   with the same body joins the first try while it is still running, or gets the answer the
   first try's client never received (kept `WINDOW` seconds). A client that disconnects
@@ -29,9 +27,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from imagegate.errors import ImagegateError, QuotaExceeded, RateLimited
-
 from .limits import ClientGone
+from .retry_advice import should_retry
 
 __all__ = ["GRACE", "WINDOW", "Flight", "RetryJoins", "should_retry"]
 
@@ -40,17 +37,6 @@ GRACE = 10.0
 WINDOW = 60.0
 """Seconds an answer its client never received is kept for that client's retry."""
 MAX_KEPT = 32
-
-
-def should_retry(exc: ImagegateError) -> bool | None:
-    """False when retrying the same request cannot help now; None: the client decides."""
-    if isinstance(exc, QuotaExceeded):
-        return False
-    if isinstance(exc, RateLimited):
-        return None
-    if exc.status < 500 or not exc.transient:
-        return False
-    return False if exc.attempts > 1 else None
 
 
 @dataclass

@@ -10,13 +10,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .. import hookspecs
 from ..catalog import FIRST_PARTY
 from ..models import Capabilities, Model, Provider
 from ..request import ASPECT_RATIOS, parse_size
 
 __all__ = ["HOOKS", "check_hooks", "check_models"]
 
-HOOKS = ("list_models", "validate", "generate")
+HOOKS = tuple(name for name, spec in vars(hookspecs).items() if hasattr(spec, "imagegate_spec"))
+"""Every hook imagegate calls: list_models, validate, generate, close."""
 _MARK = "imagegate_impl"  # the attribute pluggy's HookimplMarker("imagegate") sets
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -67,6 +69,12 @@ def check_hooks(plugin: object) -> list[str]:
     checker = marked.get("validate")
     if checker is not None and inspect.iscoroutinefunction(checker):
         problems.append("validate is `async def`: make it a plain `def` returning the problems")
+    closer = marked.get("close")
+    if closer is not None and inspect.iscoroutinefunction(closer):
+        problems.append(
+            "close is `async def`: make it a plain `def` (a gate calls it while closing, at "
+            "interpreter exit too, and it must return within about a second)"
+        )
     return problems
 
 

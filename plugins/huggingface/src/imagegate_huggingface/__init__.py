@@ -17,12 +17,22 @@ from imagegate.errors import ImagegateError
 from . import errors, wire
 from .models import MODELS, PROVIDER, SPACES, Space
 
-__all__ = ["MODELS", "PROVIDER", "generate", "list_models"]
+__all__ = ["MODELS", "PROVIDER", "close", "generate", "list_models"]
 
 
 @hookimpl
 def list_models() -> list[Model]:
     return list(MODELS)
+
+
+@hookimpl
+def close() -> None:
+    """A closing gate closes the Space clients (within a second); the next call rebuilds."""
+    import sys
+
+    runner = sys.modules.get(f"{__name__}.runner")  # never imported: nothing to close
+    if runner is not None:
+        runner.close_all()
 
 
 @hookimpl
@@ -70,13 +80,13 @@ async def _call(
     try:
         client = await runner.get_client(url, token)
     except Exception as exc:
-        raise await _connect_error(exc, space, url, context) from None
+        raise await _connect_error(exc, space, url, context, token) from None
     try:
         result = await runner.run_job(client, inputs, space.api_name, context)
     except Exception as exc:
-        error = errors.from_exception(exc, space, model)
+        error = errors.from_exception(exc, space, model, with_token=token is not None)
         if _is_queue_full(exc):  # a sleeping Space also answers the join with 503
-            error = await _probed(error, space, url, context)
+            error = await _probed(error, space, url, context, token)
         if isinstance(error, (errors.SpaceMissing, errors.SpaceDown)):
             runner.forget(url, token)  # gone or restarted: its sessions are lost
         raise error from None
@@ -85,21 +95,21 @@ async def _call(
 
 
 async def _connect_error(
-    exc: Exception, space: Space, url: str, context: GenerateContext
+    exc: Exception, space: Space, url: str, context: GenerateContext, token: str | None
 ) -> ImagegateError:
     """gradio_client says only "Could not fetch config" for a 404 and a 503 alike."""
     from gradio_client import exceptions
 
-    error = errors.from_exception(exc, space)
+    error = errors.from_exception(exc, space, with_token=token is not None)
     if isinstance(exc, ValueError) and not isinstance(
         exc, (exceptions.AuthenticationError, exceptions.AppError)
     ):
-        error = await _probed(error, space, url, context)
+        error = await _probed(error, space, url, context, token)
     return error
 
 
 async def _probed(
-    error: ImagegateError, space: Space, url: str, context: GenerateContext
+    error: ImagegateError, space: Space, url: str, context: GenerateContext, token: str | None
 ) -> ImagegateError:
     """One look at the Space's config tells a missing or sleeping Space from `error`.
 
@@ -121,7 +131,9 @@ async def _probed(
         if "json" in probe.headers.get("content-type", ""):
             return error
         return errors.sleeping(space, "it answers a page instead of its config")
-    found = errors.from_status(probe.status_code, probe.headers, probe.text, space)
+    found = errors.from_status(
+        probe.status_code, probe.headers, probe.text, space, with_token=token is not None
+    )
     return found if isinstance(found, (errors.SpaceMissing, errors.SpaceDown)) else error
 
 

@@ -45,6 +45,8 @@ _WAIT = re.compile(
 _OPAQUE = re.compile(r"verbose error reporting|show_error=True", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")  # the Markdown form of the sign-up link
+_USE_A_TOKEN = f", or use a HuggingFace token, which has a larger quota ({PROVIDER.key_url})"
+"""Said to a caller who sent no token; one who did is not told to get one."""
 _TOKEN_HINT = (
     f"a HuggingFace token raises the ZeroGPU quota: set {PROVIDER.token_env[0]} (or HF_TOKEN), "
     f"or run `imagegate keys set {PROVIDER.id}`"
@@ -69,8 +71,11 @@ def zerogpu_wait(text: str) -> float | None:
     return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 
-def from_exception(exc: BaseException, space: Space, model: Model | None = None) -> ImagegateError:
-    """The imagegate error for anything a gradio_client call raised."""
+def from_exception(
+    exc: BaseException, space: Space, model: Model | None = None, *, with_token: bool = False
+) -> ImagegateError:
+    """The imagegate error for anything a gradio_client call raised; `with_token`: the call
+    sent one, so the advice to use a token is left out."""
     import concurrent.futures
 
     import httpx
@@ -80,7 +85,7 @@ def from_exception(exc: BaseException, space: Space, model: Model | None = None)
     if isinstance(exc, ImagegateError):
         return exc
     if isinstance(exc, exceptions.AppError):
-        return _app_error(str(exc.message or exc), name, model)
+        return _app_error(str(exc.message or exc), name, model, with_token)
     if isinstance(exc, utils.QueueError):
         return ProviderError(
             f"HuggingFace Space {name}: queue full; try again in a moment",
@@ -88,7 +93,7 @@ def from_exception(exc: BaseException, space: Space, model: Model | None = None)
             transient=True,
         )
     if isinstance(exc, utils.TooManyRequestsError):
-        return _rate_limited(name, None)
+        return _rate_limited(name, None, with_token)
     if isinstance(exc, exceptions.AuthenticationError):
         return from_status(401, None, str(exc), space)
     if isinstance(exc, exceptions.ValidationError):
@@ -97,7 +102,9 @@ def from_exception(exc: BaseException, space: Space, model: Model | None = None)
         )
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
-        return from_status(response.status_code, response.headers, response.text, space)
+        return from_status(
+            response.status_code, response.headers, response.text, space, with_token=with_token
+        )
     if isinstance(exc, httpx.TimeoutException):
         return SpaceDown(f"HuggingFace Space {name} did not answer in time", provider=_P)
     if isinstance(exc, httpx.TransportError):
@@ -113,7 +120,9 @@ def from_exception(exc: BaseException, space: Space, model: Model | None = None)
     )
 
 
-def from_status(status: int, headers: object, text: str, space: Space) -> ImagegateError:
+def from_status(
+    status: int, headers: object, text: str, space: Space, *, with_token: bool = False
+) -> ImagegateError:
     """The error for an HTTP answer of a Space (its config, queue join, or a probe)."""
     name = space.name
     if 300 <= status < 400:  # a Space that is not running sends visitors to its Hub page
@@ -135,7 +144,7 @@ def from_status(status: int, headers: object, text: str, space: Space) -> Imageg
         )
     if status == 429:
         retry = getattr(headers, "get", lambda _key: None)("retry-after")
-        return _rate_limited(name, retry_after_seconds(retry))
+        return _rate_limited(name, retry_after_seconds(retry), with_token)
     detail = " ".join(_TAG.sub(" ", text or "").split())[:200] or f"HTTP {status}"
     return error_for_status(
         status,
@@ -156,7 +165,9 @@ def sleeping(space: Space, why: str) -> SpaceDown:
     )
 
 
-def _app_error(message: str, name: str, model: Model | None) -> ImagegateError:
+def _app_error(
+    message: str, name: str, model: Model | None, with_token: bool = False
+) -> ImagegateError:
     text = " ".join(_LINK.sub(r"\1", _TAG.sub("", message)).split())
     if _QUOTA.search(text):
         wait = zerogpu_wait(text)
@@ -165,13 +176,13 @@ def _app_error(message: str, name: str, model: Model | None) -> ImagegateError:
             if wait is not None
             else "it refills over the day: try again later"
         )
+        token = "" if with_token else _USE_A_TOKEN
         return QuotaExceeded(
-            f"HuggingFace Space {name}: the ZeroGPU quota is spent ({text}); {when}, or use "
-            f"a HuggingFace token, which has a larger quota ({PROVIDER.key_url})",
+            f"HuggingFace Space {name}: the ZeroGPU quota is spent ({text}); {when}{token}",
             provider=_P,
             retry_after=wait,
             scope="token",
-            hint=_TOKEN_HINT,
+            hint=None if with_token else _TOKEN_HINT,
         )
     if _NO_GPU.search(text):
         return ProviderError(
@@ -180,7 +191,7 @@ def _app_error(message: str, name: str, model: Model | None) -> ImagegateError:
             transient=True,
         )
     if re.search(r"rate limit|too many requests", text, re.IGNORECASE):
-        return _rate_limited(name, None)
+        return _rate_limited(name, None, with_token)
     if not text or text == "None" or _OPAQUE.search(text):
         return GenerationFailed(
             f"HuggingFace Space {name} failed and hides the reason (it does not report "
@@ -204,13 +215,13 @@ def _limits(model: Model | None) -> str:
     return f"; {model.full_id} takes {' and '.join(parts)}"
 
 
-def _rate_limited(name: str, retry_after: float | None) -> RateLimited:
+def _rate_limited(name: str, retry_after: float | None, with_token: bool = False) -> RateLimited:
     when = (
         f"try again in {describe_wait(retry_after)}" if retry_after is not None else "wait a little"
     )
     return RateLimited(
-        f"HuggingFace Space {name}: too many requests; {when}, or use a HuggingFace token "
-        f"({PROVIDER.key_url})",
+        f"HuggingFace Space {name}: too many requests; {when}"
+        f"{'' if with_token else f', or use a HuggingFace token ({PROVIDER.key_url})'}",
         provider=_P,
         retry_after=retry_after,
         scope="token",
