@@ -138,6 +138,10 @@ def create_app(
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
         check_fallbacks(gate, chains)  # a fallback naming no model fails the start
         jobs.start()  # and pick up the jobs a stopped server left running
+        if getattr(app.state, "tune_gc", False):  # `imagegate serve` (gc_tuning.py)
+            from .gc_tuning import tune_for_serving
+
+            tune_for_serving()
         try:
             yield
         finally:
