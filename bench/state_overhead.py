@@ -6,7 +6,9 @@
 Starts `bench/upstream.py` (an instant OpenAI-style image endpoint) and two `imagegate serve`
 processes in front of it through the A4F plugin, one with `IMAGEGATE_STATE_URL=memory:` and
 one with the default SQLite state in a fresh data dir; both check key health on every
-request (the token's records are read from the store). Rounds alternate between the two so
+request (the token's records are read from the store, or from the gate's one-second cache).
+History is off and the upstream's links pass through, so the state store is all that
+differs. Rounds alternate between the two so
 machine noise hits both alike; the medians of all rounds are compared.
 """
 
@@ -50,6 +52,9 @@ def main() -> None:
                     "IMAGEGATE_LOAD_PLUGINS": "a4f",
                     "IMAGEGATE_STATE_URL": state_url,
                     "IMAGEGATE_HOME": str(home),
+                    # the upstream's links are not images: pass them through, unfetched
+                    "IMAGEGATE_PASS_LINKS": "a4f",
+                    "IMAGEGATE_HISTORY": "off",
                 },
             )
             wait_healthy(f"http://127.0.0.1:{port}/health", process)

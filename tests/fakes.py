@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import imagegate
 from imagegate import Capabilities, FloatRange, GeneratedImage, IntRange, Model, Provider
 from imagegate.errors import ImagegateError
+from imagegate.testing.images import png
 
 FAKE_PROVIDER = Provider(
     id="fake",
@@ -21,20 +19,7 @@ FAKE_PROVIDER = Provider(
 
 def png_bytes(width: int = 8, height: int = 8, shade: int = 0) -> bytes:
     """A real, complete PNG of the given size, filled with one grey shade."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    rows = b"".join(b"\x00" + bytes([shade % 256]) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+    return png(width, height, shade)
 
 
 class FakePlugin:

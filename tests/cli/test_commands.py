@@ -190,3 +190,22 @@ def test_a_group_without_subcommand_shows_its_help(invoke):
     assert done.code in (0, 2)  # click 8.1 exits 0, 8.2+ exits 2
     assert "Usage: imagegate keys" in done.stdout + done.stderr
     assert "error:" not in done.stderr
+
+
+def test_serve_takes_several_rate_limit_windows(invoke, monkeypatch):
+    import imagegate.server
+
+    seen = {}
+    monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: seen.update(kwargs))
+    done = invoke("serve", "--rate-limit", "10/second", "--rate-limit", "1000/hour")
+    assert done.code == 0, done.stderr
+    assert seen["rate_limits"] == ["10/second", "1000/hour"]
+
+
+def test_serve_refuses_a_rate_limit_it_cannot_read(invoke, monkeypatch):
+    import imagegate.server
+
+    monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: None)
+    done = invoke("serve", "--rate-limit", "60/fortnight")
+    assert done.code == 2
+    assert "--rate-limit" in done.stderr and "60/minute" in done.stderr

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.anyio
 TOKEN = "fk:very-secret-token-123"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def state(request, tmp_path):
+    if request.param == "redis":
+        return request.getfixturevalue("redis_server").unique_url()
     return "memory:" if request.param == "memory" else SQLiteState(tmp_path / "state.db")
 
 

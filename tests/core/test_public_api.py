@@ -41,8 +41,8 @@ HOOKS = [
 ]
 
 
-def test_the_hooks_are_the_documented_four():
-    assert sorted(HOOKS) == ["close", "generate", "list_models", "validate"]
+def test_the_hooks_are_the_documented_six():
+    assert HOOKS == ["list_models", "validate", "generate", "close", "list_chat_models", "chat"]
 
 
 def test_every_hook_is_documented_with_its_exact_signature():

@@ -27,6 +27,8 @@ TYPES = [
     imagegate.GenerateContext,
     imagegate.Progress,
     imagegate.GeneratedImage,
+    imagegate.ChatModel,
+    imagegate.ChatRequest,
     errors.ImagegateError,
 ]
 _CELL = re.compile(r"(?<!\\)\|")

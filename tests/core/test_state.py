@@ -28,14 +28,19 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_and_clock(request, tmp_path):
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store_and_clock(request, tmp_path):
     clock = Clock()
     if request.param == "memory":
         store = MemoryState(clock)
-    else:
+    elif request.param == "sqlite":
         store = SQLiteState(tmp_path / "state.db", clock=clock)
+    else:
+        from imagegate.state.redis import RedisState
+
+        store = RedisState(request.getfixturevalue("redis_server").unique_url(), clock=clock)
     yield store, clock
+    await store.close()
 
 
 async def test_records_are_json_objects_that_expire(store_and_clock):

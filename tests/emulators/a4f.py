@@ -3,6 +3,7 @@
     POST /v1/images/generations    Bearer auth; {model, prompt, n, size, response_format}
     GET  /v1/images/serve/{id}     the generated PNG (A4F's "unified media serving")
     GET  /v1/usage                 a minimal account_information / rate_limits answer
+    POST /v1/chat/completions      chat, plain or streamed (chat.py): provider-3/deepseek-v3
 
 It checks what the real service checks: a key, a JSON body, a known model id carrying its
 `provider-N/` prefix, a prompt, `n` 1-10, a `WxH` size, `response_format` url or b64_json.
@@ -46,9 +47,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import images
+from .chat import ChatErrors, chat_endpoint
 from .control import Control, bearer_token, token_kind
 
-__all__ = ["BASE_PATH", "FREE_PLAN_TOKEN", "MODELS", "MODEL_MAX_N", "PAID_MODELS", "create_app"]
+__all__ = [
+    "BASE_PATH",
+    "CHAT_MODELS",
+    "FREE_PLAN_TOKEN",
+    "MODELS",
+    "MODEL_MAX_N",
+    "PAID_MODELS",
+    "create_app",
+]
 
 BASE_PATH = "/v1"
 
@@ -59,6 +69,8 @@ MODELS = (
     "provider-4/flux-schnell",
     "provider-8/z-image",
 )
+
+CHAT_MODELS = ("provider-3/deepseek-v3", "provider-1/gpt-4o-mini")
 
 MAX_N = 10
 MODEL_MAX_N = {
@@ -280,6 +292,15 @@ def create_app(control: Control) -> Starlette:
         Route(f"{BASE_PATH}/images/generations", generations, methods=["POST"]),
         Route(f"{BASE_PATH}/images/serve/{{image_id}}", serve, methods=["GET"]),
         Route(f"{BASE_PATH}/usage", usage, methods=["GET"]),
+        Route(
+            f"{BASE_PATH}/chat/completions",
+            chat_endpoint(
+                control,
+                CHAT_MODELS,
+                ChatErrors(error, auth_problem, quota_answer, rate_limit_answer),
+            ),
+            methods=["POST"],
+        ),
         *control.routes(),
     ]
     return Starlette(routes=routes)

@@ -19,9 +19,11 @@ EMULATORS = {
     "modelscope": "modelscope",
     "spaces": "huggingface",
     "real_spaces": "huggingface",  # two Spaces rebuilt from their app.py (real_spaces.py)
+    "openai": "openai",  # OpenAI's API: a channel added with `--preset openai`
 }
-DEFAULT_EMULATORS = ("a4f", "gitee", "modelscope", "spaces")
-"""What `python -m tests.emulators` starts with no names: one per provider."""
+DEFAULT_EMULATORS = ("a4f", "gitee", "modelscope", "spaces", "openai")
+"""What `python -m tests.emulators` starts with no names: one per provider (and OpenAI's
+API, for a channel added with `--preset openai`)."""
 
 
 @dataclass

@@ -48,6 +48,7 @@ def test_it_prints_one_base_url_per_provider(exported):
         "IMAGEGATE_GITEE_BASE_URL",
         "IMAGEGATE_HUGGINGFACE_BASE_URL",
         "IMAGEGATE_MODELSCOPE_BASE_URL",
+        "IMAGEGATE_OPENAI_BASE_URL",
     ]
     assert all(url.startswith("http://127.0.0.1:") for url in exported.values())
 

@@ -129,6 +129,43 @@ def test_an_async_list_models_and_a_wrong_signature_are_refused():
     assert problem.startswith("pluggy refuses the plugin:") and "config" in problem
 
 
+def test_the_optional_hooks_are_known_and_checked():
+    """close, list_chat_models and chat are hooks too: named right they pass; an async
+    chat list, or one chat hook without the other, is named."""
+    chat_model = imagegate.ChatModel(id="talk", display_name="Talk", provider=PROVIDER)
+
+    class Chatty(Good):
+        @imagegate.hookimpl
+        def list_chat_models(self):
+            return [chat_model]
+
+        @imagegate.hookimpl
+        async def chat(self, request, model, token, context):
+            return {"choices": []}
+
+        @imagegate.hookimpl
+        def close(self):
+            pass
+
+    assert plugin_problems(Chatty()) == []
+
+    class AsyncChatList(Chatty):
+        @imagegate.hookimpl
+        async def list_chat_models(self):
+            return [chat_model]
+
+    (problem,) = plugin_problems(AsyncChatList())
+    assert "list_chat_models is `async def`: make it a plain `def`" in problem
+
+    class ChatOnly(Good):
+        @imagegate.hookimpl
+        async def chat(self, request, model, token, context):
+            return {"choices": []}
+
+    (problem,) = plugin_problems(ChatOnly())
+    assert problem.startswith("chat without list_chat_models: a plugin that serves chat")
+
+
 def test_declarations_are_checked_all_at_once():
     hf = PROVIDER.model_copy(update={"id": "bytes", "model_prefix": "hf", "auth": "required"})
 

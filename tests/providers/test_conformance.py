@@ -1,5 +1,6 @@
-"""The four first-party plugins pass `imagegate.testing.check_plugin`, each against its
-provider's emulator playing the check's scenarios in the provider's own wording."""
+"""The first-party plugins pass `imagegate.testing.check_plugin`, each against its
+provider's emulator playing the check's scenarios in the provider's own wording (the
+channels plugin with the OpenAI preset against the OpenAI emulator)."""
 
 from __future__ import annotations
 
@@ -72,4 +73,24 @@ def test_the_huggingface_plugin_conforms(spaces_emulator):
         "slow": ("delay", {"seconds": 5}),
     }
     report = check_plugin(imagegate_huggingface, upstream=EmulatorStage(spaces_emulator, faults))
+    assert "cancellation" in report.checked
+
+
+def test_the_channels_plugin_conforms_with_the_openai_preset(openai_emulator):
+    import imagegate_openai
+    from imagegate.channels import Channel, save_channel
+    from imagegate_openai.presets import PRESETS
+
+    preset = PRESETS["openai"]
+    save_channel(
+        Channel(
+            name="openai",
+            display_name=preset.display_name,
+            base_url=openai_emulator.base_url,
+            key_url=preset.key_url,
+            models=preset.models,
+            chat_models=preset.chat_models,
+        )
+    )
+    report = check_plugin(imagegate_openai, upstream=EmulatorStage(openai_emulator, FAULTS))
     assert "cancellation" in report.checked

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import imagegate
-from imagegate import Model, Provider
+from imagegate import ChatModel, Model, Provider
 from imagegate.server import create_app
 from tests.emulators.server import ServerThread
 from tests.fakes import FakePlugin
@@ -33,11 +33,38 @@ DEFAULT = Provider(
 
 
 class DefaultModel(FakePlugin):
+    """The default image model, and a chat model that echoes (plain and streamed)."""
+
     @imagegate.hookimpl
     def list_models(self):
         return [
             Model(id="z-image-turbo", display_name="Z", provider=DEFAULT, family="z-image-turbo")
         ]
+
+    @imagegate.hookimpl
+    def list_chat_models(self):
+        return [ChatModel(id="echo", display_name="Echo", provider=DEFAULT)]
+
+    @imagegate.hookimpl
+    def chat(self, request, model, token, context):
+        answer = {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model.id,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "hi"},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+
+        async def complete():
+            return answer
+
+        return complete()
 
 
 def serving_gate() -> imagegate.Gate:
@@ -102,6 +129,37 @@ def test_a_failover_answer_and_a_family_entry_are_described_too(api_url):
     schema["/v1/models/{model_id}"]["GET"].validate_response(family)
 
 
+def test_a_chat_answer_plain_or_streamed_is_described(api_url):
+    schema_of_chat = schema["/v1/chat/completions"]["POST"]
+    body = {"model": "hf/echo", "messages": [{"role": "user", "content": "hello"}]}
+    answer = httpx.post(f"{api_url}/v1/chat/completions", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model"] == "hf/echo"
+    schema_of_chat.validate_response(answer)
+    streamed = httpx.post(
+        f"{api_url}/v1/chat/completions", json={**body, "stream": True}, timeout=30
+    )
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.text.rstrip().endswith("data: [DONE]")
+    for wrong, status in [
+        ({**body, "model": "hf/nope"}, 404),
+        ({**body, "messages": []}, 400),
+    ]:
+        refused = httpx.post(f"{api_url}/v1/chat/completions", json=wrong, timeout=30)
+        assert refused.status_code == status, refused.text
+        schema_of_chat.validate_response(refused)
+    as_text = httpx.post(
+        f"{api_url}/v1/chat/completions", content=b"{}", headers={"Content-Type": "text/plain"}
+    )
+    assert as_text.status_code == 415
+    listed = httpx.get(f"{api_url}/v1/models")
+    assert {entry["type"] for entry in listed.json()["data"]} == {"image", "chat"}
+    schema["/v1/models"]["GET"].validate_response(listed)
+    chat_entry = httpx.get(f"{api_url}/v1/models/hf/echo")
+    assert chat_entry.json()["type"] == "chat"
+    schema["/v1/models/{model_id}"]["GET"].validate_response(chat_entry)
+
+
 def test_no_route_promises_a_422(document):
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
@@ -116,15 +174,20 @@ def test_each_route_lists_every_status_it_returns_with_the_error_schema(document
             *("400", "401", "403", "404", "408", "409", "410", "413", "415", "429", "431"),
             *("500", "502", "503", "504"),
         },
+        ("post", "/v1/chat/completions"): {
+            "200",
+            *("400", "401", "403", "404", "408", "413", "415", "429", "431", "502", "503"),
+            "504",
+        },
         ("get", "/v1/images/jobs/{job_id}"): {"200", "401", "404", "503"},
-        ("delete", "/v1/images/jobs/{job_id}"): {"200", "401", "404", "409", "503"},
+        ("delete", "/v1/images/jobs/{job_id}"): {"200", "401", "404", "409", "429", "503"},
         ("get", "/v1/images/jobs/{job_id}/events"): {"200", "401", "404", "503"},
-        ("get", "/v1/models"): {"200", "401"},
-        ("get", "/v1/models/{model_id}"): {"200", "401", "404"},
-        ("get", "/v1/images/files/{name}"): {"200", "404"},
-        ("get", "/v1/images/history"): {"200", "401", "403"},
-        ("get", "/v1/images/history/{record_id}"): {"200", "401", "403", "404"},
-        ("get", "/health"): {"200"},
+        ("get", "/v1/models"): {"200", "401", "429"},
+        ("get", "/v1/models/{model_id}"): {"200", "401", "404", "429"},
+        ("get", "/v1/images/files/{name}"): {"200", "404", "503"},
+        ("get", "/v1/images/history"): {"200", "401", "403", "429", "503"},
+        ("get", "/v1/images/history/{record_id}"): {"200", "401", "403", "404", "429", "503"},
+        ("get", "/health"): {"200", "503"},
     }
     found = {
         (method, path): set(operation["responses"])
@@ -133,7 +196,7 @@ def test_each_route_lists_every_status_it_returns_with_the_error_schema(document
     }
     assert found == expected
     for (method, path), statuses in found.items():
-        for status in statuses - {"200", "202"}:
+        for status in statuses - {"200", "202"} - ({"503"} if path == "/health" else set()):
             content = document["paths"][path][method]["responses"][status]["content"]
             ref = content["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/ErrorResponse", (method, path, status)

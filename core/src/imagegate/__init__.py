@@ -19,15 +19,19 @@ from .hookspecs import hookimpl
 
 if typing.TYPE_CHECKING:
     from . import errors
+    from .chat import ChatRequest, ChatResult
     from .context import GenerateContext, Progress
     from .errors import ImagegateError
     from .gate import Gate, ProviderStatus
-    from .models import Capabilities, FloatRange, IntRange, Model, Provider
+    from .models import Capabilities, ChatModel, FloatRange, IntRange, Model, Provider
     from .request import ImageRequest, Problem
     from .results import GeneratedImage, ImageResult
 
 # Imported on first use (PEP 562), so `imagegate --help` pays for click alone.
 _LAZY = {
+    "ChatRequest": ".chat",
+    "ChatResult": ".chat",
+    "ChatModel": ".models",
     "GenerateContext": ".context",
     "Progress": ".context",
     "ImagegateError": ".errors",
@@ -63,6 +67,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Capabilities",
+    "ChatModel",
+    "ChatRequest",
+    "ChatResult",
     "FloatRange",
     "Gate",
     "GenerateContext",

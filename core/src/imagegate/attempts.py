@@ -6,9 +6,10 @@ the request's deadline. What each answer says of a token goes to key health.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from .context import GenerateContext
@@ -38,14 +39,18 @@ _NEXT_TOKEN = (QuotaExceeded, PermissionDenied, AuthError, RateLimited)
 
 async def call_provider(
     caller: Callable[..., list[Any]],
-    request: ImageRequest,
-    model: Model,
+    request: Any,
+    model: Any,
     tokens: Sequence[str],
     context: GenerateContext,
     *,
     health: KeyHealth,
     retries: int,
-) -> list[GeneratedImage]:
+    invoke: Callable[..., Awaitable[Any]] | None = None,
+) -> Any:
+    """The answer of `caller` (a hook caller) for `request`: images by default, or what
+    `invoke(caller, request, model, token, context)` makes of one call (chat)."""
+    invoke = invoke or _invoke
     provider = model.provider
     if not tokens and provider.auth == "required":
         raise AuthRequired(
@@ -71,7 +76,7 @@ async def call_provider(
         transient: ImagegateError | None = None
         for token in verdict.usable:
             try:
-                return await _invoke(caller, request, model, token, context)
+                return await invoke(caller, request, model, token, context)
             except _NEXT_TOKEN as exc:
                 delay = _backoff(attempt + 1, None)
                 if await health.learn(provider, model, token, exc, default_wait=delay) is None:
@@ -171,10 +176,8 @@ async def _invoke(
     context: GenerateContext,
 ) -> list[GeneratedImage]:
     """One hook call, every failure mapped to `imagegate.errors` naming the provider."""
-    import httpx
-
     provider = model.provider
-    try:
+    with mapped_failures(model, context):
         answers = caller(request=request, model=model, token=token, context=context)
         if not answers:
             raise ProviderError(
@@ -183,6 +186,19 @@ async def _invoke(
         images = answers[0]
         if inspect.isawaitable(images):
             images = await images
+    if not isinstance(images, list) or not images:
+        raise ProviderError(f"{provider.display_name} returned no image", provider=provider.id)
+    return images
+
+
+@contextlib.contextmanager
+def mapped_failures(model: Any, context: GenerateContext) -> Iterator[None]:
+    """Every failure inside as `imagegate.errors`, naming the provider (for any hook)."""
+    import httpx
+
+    provider = model.provider
+    try:
+        yield
     except ImagegateError as exc:
         if exc.provider is None:
             exc.provider = provider.id
@@ -213,9 +229,6 @@ async def _invoke(
         raise ProviderError(
             f"{provider.display_name} failed: {type(exc).__name__}: {exc}", provider=provider.id
         ) from exc
-    if not isinstance(images, list) or not images:
-        raise ProviderError(f"{provider.display_name} returned no image", provider=provider.id)
-    return images
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:

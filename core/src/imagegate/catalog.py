@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import pluggy
 
+from .chat import ChatIndex
 from .errors import InvalidModel, NotInstalled
 from .models import Capabilities, FloatRange, IntRange, Model, Provider
 
@@ -92,6 +93,12 @@ class Catalog:
         for impl in pm.hook.list_models.get_hookimpls():
             for model in impl.function() or ():
                 self._add(Entry(model, impl.plugin))
+        self.chat = ChatIndex()
+        """The chat models (the optional `list_chat_models` hook), apart from the images'."""
+        for impl in pm.hook.list_chat_models.get_hookimpls():
+            for chat_model in impl.function() or ():
+                self.chat.add(chat_model, impl.plugin)
+                self._add_provider(chat_model.provider, impl.plugin)
         self.families: dict[str, Family] = {
             name: Family(name, tuple(e.model for e in entries), shared_capabilities(entries))
             for name, entries in self._family_entries.items()
@@ -101,16 +108,19 @@ class Catalog:
     def _add(self, entry: Entry) -> None:
         provider = entry.model.provider
         self.entries.append(entry)
-        self.providers.setdefault(provider.id, provider)
-        self.provider_plugins.setdefault(provider.id, entry.plugin)
-        for prefix in (provider.auth_prefix.lower(), provider.id.lower()):
-            self.token_prefixes.setdefault(prefix, provider)
+        self._add_provider(provider, entry.plugin)
         for prefix in {provider.model_prefix.lower(), provider.id.lower()}:
             index = self._by_prefix.setdefault(prefix, {})
             for name in (entry.model.id, *entry.model.aliases):
                 index.setdefault(name.lower(), entry)
         if entry.model.family:
             self._family_entries.setdefault(entry.model.family.strip().lower(), []).append(entry)
+
+    def _add_provider(self, provider: Provider, plugin: object) -> None:
+        self.providers.setdefault(provider.id, provider)
+        self.provider_plugins.setdefault(provider.id, plugin)
+        for prefix in (provider.auth_prefix.lower(), provider.id.lower()):
+            self.token_prefixes.setdefault(prefix, provider)
 
     def __iter__(self) -> Iterator[Model]:
         return (entry.model for entry in self.entries)
@@ -229,7 +239,23 @@ def shared_capabilities(entries: Sequence[Entry]) -> Capabilities:
         if ratios
         else None,
         max_images_per_call=min(c.max_images_per_call for c in caps),
+        sizes=_shared_lists([c.sizes for c in caps if c.sizes]),
+        max_ratio=min((c.max_ratio for c in caps if c.max_ratio), default=None),
+        min_pixels=max((c.min_pixels for c in caps if c.min_pixels), default=None),
+        max_pixels=min((c.max_pixels for c in caps if c.max_pixels), default=None),
+        options={
+            name: _shared_lists([c.options[name] for c in caps if c.options[name]]) or ()
+            for name in first.options
+            if all(name in c.options for c in caps)
+        },
     )
+
+
+def _shared_lists(lists: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The values every list holds, in the first one's order (None for no lists)."""
+    if not lists:
+        return None
+    return tuple(v for v in lists[0] if all(v in other for other in lists[1:]))
 
 
 R = TypeVar("R", IntRange, FloatRange)

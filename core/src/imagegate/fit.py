@@ -22,6 +22,10 @@ DROPPABLE: dict[str, str] = {
     "guidance_scale": "the guidance scale",
     "seed": "the seed",
     "style": "the style",
+    "background": "the background",
+    "moderation": "the moderation level",
+    "output_format": "the output format",
+    "output_compression": "the output compression",
 }
 """The fields a model may not take at all, as a warning names them."""
 

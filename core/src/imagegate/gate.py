@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +30,7 @@ from .health import OK, KeyHealth, KeyState
 from .history import History
 from .history import pass_links as _pass_links
 from .media import MediaStore, open_media
-from .models import Model, Provider
+from .models import ChatModel, Model, Provider
 from .plugins import get_plugin_manager, new_plugin_manager, plugin_info
 from .request import ImageRequest
 from .results import ImageResult
@@ -38,8 +38,14 @@ from .retention import Janitor, parse_retention
 from .state import StateStore, fingerprint, open_state
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import httpx
     import pluggy
+
+    from .chat import ChatRequest, ChatResult
+
+    Messages: TypeAlias = str | list[dict[str, Any]] | ChatRequest
 
 __all__ = ["Gate", "KeyStatus", "ProviderStatus"]
 
@@ -345,6 +351,7 @@ class Gate:
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         fallbacks: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+        enhance: bool | str | None = None,
         history: bool | None = None,
         keep_images: bool | None = None,
         resume: Mapping[int, str] | None = None,
@@ -355,6 +362,8 @@ class Gate:
 
         `model` may be `any/<family>`; `fallbacks` lists the models to try, in order, when
         `model` cannot serve (or maps model ids to such lists, like `Gate(fallbacks=)`).
+        `enhance=True` (or a chat model's id) first rewrites the prompt with a chat model
+        (`imagegate.enhance`); the result's `revised_prompt` is what the images were made of.
         `history` and `keep_images` override the gate's settings for this call.
         `resume` continues an interrupted run of one model (name it in `model`): the
         provider task ids its `Progress` events reported (`task_id`), by call `index`;
@@ -363,6 +372,20 @@ class Gate:
         from .failover import generate
         from .history import recorded
 
+        if enhance:
+            from .enhance import enhanced
+
+            return await enhanced(
+                self,
+                prompt,
+                enhance,
+                model=model,
+                token=token,
+                progress=progress,
+                timeout=timeout,
+                fallbacks=fallbacks,
+                params={**params, "history": history, "keep_images": keep_images},
+            )
         run = generate(
             self,
             prompt,
@@ -388,6 +411,41 @@ class Gate:
     def generate(self, prompt: str | ImageRequest, **kwargs: Any) -> ImageResult:
         """Blocking `agenerate`, run on this gate's own event-loop thread."""
         return self._run(self.agenerate, prompt, **kwargs)
+
+    # -- chat ---------------------------------------------------------------------------
+
+    def list_chat_models(self, provider: str | None = None) -> list[ChatModel]:
+        """Every chat (LLM) model, or those of one provider (id or prefix)."""
+        wanted = (provider or "").lower()
+        return [
+            m
+            for m in self.catalog.chat
+            if not wanted or wanted in {m.provider.id, m.provider.model_prefix}
+        ]
+
+    def get_chat_model(self, model_id: str | None = None) -> ChatModel:
+        """The chat model an id names (None: the default one); `InvalidModel` if none."""
+        from .chatting import resolve_chat
+
+        return resolve_chat(self, model_id).model
+
+    async def achat(self, messages: Messages, **kwargs: Any) -> ChatResult:
+        """Ask a chat model: `messages` is a prompt, OpenAI's message list or a `ChatRequest`;
+        keywords: model, token, timeout, and OpenAI's other chat fields (temperature,
+        max_tokens, ...), passed through."""
+        from .chatting import achat
+
+        return await achat(self, messages, **kwargs)
+
+    def chat(self, messages: Messages, **kwargs: Any) -> ChatResult:
+        """Blocking `achat`."""
+        return self._run(self.achat, messages, **kwargs)
+
+    def astream_chat(self, messages: Messages, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """`achat`'s answer as OpenAI's `chat.completion.chunk` dicts, as they arrive."""
+        from .chatting import astream_chat
+
+        return astream_chat(self, messages, **kwargs)
 
     # -- resources ------------------------------------------------------------------------
 

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-__all__ = ["Capabilities", "FloatRange", "IntRange", "Model", "Provider"]
+__all__ = ["Capabilities", "ChatModel", "FloatRange", "IntRange", "Model", "Provider"]
 
 AuthMode = Literal["required", "optional", "none"]
 QuotaScope = Literal["token", "model"]
+Unsupported = Literal["drop", "reject"]
+
+OPTION_FIELDS = (
+    "quality",
+    "style",
+    "background",
+    "moderation",
+    "output_format",
+    "output_compression",
+)
+"""The request fields a model may declare in `Capabilities.options` (OpenAI's GPT Image
+fields and DALL-E's style): sent to the provider only by models that declare them."""
 
 
 class _Frozen(BaseModel):
@@ -58,6 +70,24 @@ class Capabilities(_Frozen):
     """Set when the model takes an aspect ratio instead of a pixel size (qwen-image-fast)."""
     max_images_per_call: int = 1
     """How many images one provider call can return; the core fans `n` out beyond that."""
+    sizes: tuple[str, ...] | None = None
+    """Set when the model makes only these pixel sizes (`1024x1024`, `1536x1024`, ...)."""
+    max_ratio: float | None = None
+    """The longest side may be at most this many times the shortest (3.0: 3:1)."""
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    """Bounds on width x height, for models limited by area as well as by side."""
+    options: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Further request fields the model takes (names from `OPTION_FIELDS`) and the values
+    it accepts (empty: any value the request allows): `{"quality": ("low", "high")}`."""
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, options: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = sorted(set(options) - set(OPTION_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown option {unknown[0]!r}; known: {', '.join(OPTION_FIELDS)}")
+        return options
 
 
 class Provider(_Frozen):
@@ -89,6 +119,10 @@ class Provider(_Frozen):
     quota_scope: QuotaScope = "token"
     """What one quota answer spends: the whole token (`token`) or only the model (`model`,
     A4F's per-model free tier); an error's own `scope` overrides it."""
+    unsupported: Unsupported = "drop"
+    """A parameter a model does not take: dropped with a warning (`drop`), or a 400 naming
+    what the model takes (`reject`, for endpoints declared by the user, where a parameter
+    the model lacks is more likely a mistake); a request's `drop_unsupported` overrides."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -124,6 +158,28 @@ class Model(_Frozen):
     @property
     def full_id(self) -> str:
         """The id with its provider prefix: `ms/Qwen/Qwen-Image-2512`."""
+        return f"{self.provider.model_prefix}/{self.id}"
+
+    def __str__(self) -> str:
+        return self.full_id
+
+
+class ChatModel(_Frozen):
+    """A chat (LLM) model of a provider, served by a plugin's optional `chat` hook; it
+    shares its `Provider` (and so its tokens) with the provider's image models."""
+
+    id: str
+    display_name: str
+    provider: Provider
+    aliases: tuple[str, ...] = ()
+    description: str | None = None
+    context_length: int | None = None
+    """Tokens of context, when the provider publishes it."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def full_id(self) -> str:
+        """The id with its provider prefix: `a4f/provider-3/deepseek-v3`."""
         return f"{self.provider.model_prefix}/{self.id}"
 
     def __str__(self) -> str:

@@ -47,6 +47,7 @@ CALL_KEYWORDS = (
     "history",
     "keep_images",
     "resume",
+    "enhance",
 )
 """What `generate`/`agenerate` take besides the request's own fields."""
 
@@ -97,8 +98,18 @@ class ImageRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_N)
     response_format: Literal["url", "b64_json"] = "url"
     quality: str | None = None
-    """OpenAI's quality: `hd`/`high` asks for more steps when none are given."""
+    """OpenAI's quality: sent to models that declare it (GPT Image: low, medium, high,
+    auto); for the others `hd`/`high` asks for more steps when none are given."""
     style: str | None = None
+    background: str | None = None
+    """OpenAI's GPT Image fields, sent only to models that declare them
+    (`Capabilities.options`): background, moderation, output_format, output_compression."""
+    moderation: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    drop_unsupported: bool | None = None
+    """A parameter the model does not take: True drops it with a warning, False is an
+    error naming what the model takes; None: as its provider says (`Provider.unsupported`)."""
     user: str | None = None
     """OpenAI's end-user id: accepted for compatibility, never sent to a provider."""
 

@@ -190,6 +190,13 @@ class ImageResult(BaseModel):
     of it (the one that served included); empty for a request to one model."""
     history_id: str | None = None
     """The id of this generation's history record, when it was recorded."""
+    revised_prompt: str | None = None
+    """With `enhance=`: the prompt a chat model rewrote, which the images were made from
+    (the caller's own is `prompt`)."""
+    prompt: str | None = None
+    """With `enhance=`: the caller's prompt, before it was rewritten."""
+    enhanced_by: str | None = None
+    """With `enhance=`: the chat model that rewrote the prompt (`a4f/provider-3/deepseek-v3`)."""
 
     def __len__(self) -> int:
         return len(self.images)

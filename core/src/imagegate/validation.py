@@ -18,7 +18,9 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
     caps = model.capabilities
     problems: list[Problem] = []
     for side, value in (("width", request.width), ("height", request.height)):
-        if value is not None and not caps.min_side <= value <= caps.max_side:
+        if caps.sizes or value is None:
+            continue  # a model of listed sizes names them (below)
+        if not caps.min_side <= value <= caps.max_side:
             problems.append(
                 Problem(
                     "size",
@@ -28,6 +30,18 @@ def validate(request: ImageRequest, model: Model) -> list[Problem]:
             )
     if not problems and (step_problem := _off_step(request, model)) is not None:
         problems.append(step_problem)
+    if not problems:
+        problems += _size_rules(request, model)
+    for name, allowed in caps.options.items():
+        value = getattr(request, name, None)
+        if value is not None and allowed and str(value) not in allowed:
+            problems.append(
+                Problem(
+                    name,
+                    f"{name}: {value!r} is not one {model.full_id} takes; use one of "
+                    f"{', '.join(allowed)}",
+                )
+            )
     steps = request.steps
     if caps.steps and steps is not None and not caps.steps.min <= steps <= caps.steps.max:
         problems.append(
@@ -54,8 +68,16 @@ def size_rule(caps: Capabilities) -> str:
     """The model's pixel sizes in words: `512-2048 px per side, multiples of 16`."""
     if caps.aspect_ratios:
         return f"aspect ratios {', '.join(caps.aspect_ratios)}"
-    rule = f"{caps.min_side}-{caps.max_side} px per side"
-    return f"{rule}, multiples of {caps.size_step}" if caps.size_step > 1 else rule
+    if caps.sizes:
+        return f"only {', '.join(caps.sizes)}"
+    rules = [f"{caps.min_side}-{caps.max_side} px per side"]
+    if caps.size_step > 1:
+        rules.append(f"multiples of {caps.size_step}")
+    if caps.max_ratio:
+        rules.append(f"at most {caps.max_ratio:g}:1")
+    if caps.min_pixels or caps.max_pixels:
+        rules.append(f"{caps.min_pixels or 1}-{caps.max_pixels or 'any'} pixels")
+    return ", ".join(rules)
 
 
 def snap_side(value: int, caps: Capabilities) -> int:
@@ -98,3 +120,37 @@ def _off_step(request: ImageRequest, model: Model) -> Problem | None:
 def _bounds(caps: Capabilities) -> tuple[int, int]:
     step = max(1, caps.size_step)
     return -(-caps.min_side // step) * step, caps.max_side // step * step
+
+
+def _size_rules(request: ImageRequest, model: Model) -> list[Problem]:
+    """A listed-sizes model's list; a shape or area limit (OpenAI's GPT Image models)."""
+    caps = model.capabilities
+    width, height = request.width, request.height
+    if width is None or height is None:
+        return []
+    size = f"{width}x{height}"
+    if caps.sizes and size not in caps.sizes:
+        return [
+            Problem(
+                "size", f"size: {model.full_id} makes only {', '.join(caps.sizes)} (got {size})"
+            )
+        ]
+    if caps.max_ratio and max(width, height) > caps.max_ratio * min(width, height):
+        return [
+            Problem(
+                "size",
+                f"size: {size} is too narrow for {model.full_id}: the long side may be at most "
+                f"{caps.max_ratio:g} times the short one",
+            )
+        ]
+    pixels = width * height
+    low, high = caps.min_pixels, caps.max_pixels
+    if (low and pixels < low) or (high and pixels > high):
+        return [
+            Problem(
+                "size",
+                f"size: {size} is {pixels} pixels; {model.full_id} makes "
+                f"{low or 1}-{high or 'any'} pixels per image",
+            )
+        ]
+    return []

@@ -27,6 +27,7 @@ SUBCOMMANDS = {
         "Show installed provider plugins and their keys.",
     ),
     "keys": ("imagegate.cli.keys:keys", "Store, list and remove provider tokens."),
+    "channels": ("imagegate.cli.channels:channels", "Declare OpenAI-compatible endpoints."),
     "history": ("imagegate.cli.history:history", "List, show, rerun and export past generations."),
     "plugins": ("imagegate.cli.plugins:plugins", "List installed plugins, or start a new one."),
     "serve": ("imagegate.cli.serve:serve", "Run the OpenAI-compatible HTTP server."),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import console, factory, output, progress
+from .generate_options import OPENAI_FIELDS, openai_options
 from .types import SECONDS
 
 if TYPE_CHECKING:
@@ -70,6 +71,11 @@ if TYPE_CHECKING:
 @click.option(
     "--no-history", is_flag=True, help="Do not record this call (`imagegate history off`: none)."
 )
+@click.option(
+    "--enhance", is_flag=True, help="Rewrite the prompt with a chat model first (see --json)."
+)
+@click.option("--enhance-model", metavar="ID", help="The chat model for --enhance.")
+@openai_options
 def generate(
     prompt: str | None,
     model: str | None,
@@ -87,6 +93,9 @@ def generate(
     timeout: float | None,
     no_progress: bool,
     no_history: bool,
+    enhance: bool,
+    enhance_model: str | None,
+    **options: Any,
 ) -> None:
     """Generate images from PROMPT and save them.
 
@@ -99,6 +108,7 @@ def generate(
       imagegate generate -m gitee/qwen-image --aspect 16:9 -n 2 "a harbour at dusk" -o out/
       imagegate generate -m any/z-image-turbo "a lighthouse"   # whichever provider can
       echo "a red fox" | imagegate generate - --json
+      imagegate generate --enhance "a lighthouse"             # a chat model rewrites it
     """
     console.add_secret(token)
     prompt = _read_prompt(prompt)
@@ -113,8 +123,11 @@ def generate(
         "negative_prompt": negative,
         "n": count,
     }
+    params.update({k: v for k, v in options.items() if v is not None and v is not False})
     if fallbacks:
         params["fallbacks"] = list(fallbacks)
+    if enhance or enhance_model:
+        params["enhance"] = enhance_model or True
     run_generation(
         prompt,
         model=model,
@@ -268,6 +281,7 @@ def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, 
             "negative_prompt": request.negative_prompt,
             "seed": request.seed,
             "n": request.n,
+            **{name: getattr(request, name) for name in OPENAI_FIELDS if getattr(request, name)},
         },
         "images": [
             {
@@ -284,4 +298,9 @@ def _document(result: ImageResult, prompt: str, paths: list[Path]) -> dict[str, 
         ],
         "warnings": list(result.warnings),
         "chain": [step.model_dump(mode="json") for step in result.chain],
+        **(
+            {"revised_prompt": result.revised_prompt, "enhanced_by": result.enhanced_by}
+            if result.revised_prompt
+            else {}
+        ),
     }

@@ -158,6 +158,11 @@ def resolve_provider(name: str) -> str:
             known.setdefault(key.lower(), provider.id)
     if wanted in known:
         return known[wanted]
+    from imagegate.channels import load_channels
+
+    for channel in load_channels().values():  # a channel, even while its plugin is not loaded
+        if wanted in {channel.name, (channel.auth_prefix or "").lower()}:
+            return channel.name
     first_party = {"hf": "huggingface", "ms": "modelscope"}
     if wanted in FIRST_PARTY:
         return first_party.get(wanted, wanted)

@@ -200,6 +200,10 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
                 ("sizes", sizes),
                 ("default size", caps.default_size),
                 ("images per call", caps.max_images_per_call),
+                *(
+                    (name, ", ".join(allowed) or "any value")
+                    for name, allowed in caps.options.items()
+                ),
             ],
         ),
         (

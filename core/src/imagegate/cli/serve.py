@@ -10,6 +10,8 @@ import os
 
 import click
 
+from imagegate.errors import ImagegateError
+
 from . import console, exit_codes
 from .serve_storage import apply_storage_options, storage_options
 from .types import BYTE_SIZE, SECONDS
@@ -67,6 +69,15 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Models to try when MODEL cannot serve (repeatable; env IMAGEGATE_FALLBACKS).",
 )
 @storage_options
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    envvar="IMAGEGATE_RATE_LIMIT",
+    metavar="N/UNIT",
+    help="Requests per caller (API key, else client IP), e.g. 60/minute; repeat for "
+    "several windows (env IMAGEGATE_RATE_LIMIT, comma-separated). Shared by replicas on Redis.",
+)
 def serve(
     host: str,
     port: int,
@@ -76,6 +87,7 @@ def serve(
     max_body: int,
     max_image_bytes: int | None,
     fallbacks: tuple[str, ...],
+    rate_limits: tuple[str, ...],
     **storage,
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
@@ -100,7 +112,15 @@ def serve(
         else:
             raise
         raise click.exceptions.Exit(exit_codes.USAGE) from None
-    extra = {"fallbacks": setting} if setting else {}
+    extra: dict = {"fallbacks": setting} if setting else {}
+    try:
+        from imagegate.server.ratelimit import parse_rate_limits
+
+        limits = parse_rate_limits(rate_limits)
+    except ImagegateError as exc:
+        raise click.BadParameter(exc.message, param_hint="--rate-limit") from None
+    if limits:
+        extra["rate_limits"] = [r.text for r in limits]
     try:
         run_server(
             host=host,

@@ -29,10 +29,13 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ImagegateError
+
 __all__ = [
     "MEDIA_URL_ENV",
     "MediaError",
     "MediaStore",
+    "MediaUnavailable",
     "StoredImage",
     "key_for",
     "mime_of_key",
@@ -49,6 +52,13 @@ _KEY = re.compile(r"^[0-9a-f]{64}\.(png|webp|jpg|gif)$")
 
 class MediaError(Exception):
     """The configured media store cannot be opened (unknown or unavailable backend)."""
+
+
+class MediaUnavailable(ImagegateError):
+    """A store that replicas share cannot be used right now (the server answers 503)."""
+
+    code = "MEDIA_UNAVAILABLE"
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,11 @@ class MediaStore(ABC):
         """Wait until every `put` so far is durable (backends that write behind)."""
         return None
 
+    async def link(self, key: str) -> str | None:
+        """A URL a client may fetch `key` from directly (a presigned object URL), or None:
+        the server sends the bytes itself."""
+        return None
+
     def local_path(self, key: str) -> Path | None:
         """The file holding `key` when this backend is a local directory (for sendfile)."""
         return None
@@ -148,12 +163,18 @@ def open_media(url: str | None = None, *, retention: float | None = None, clock=
             from ..paths import data_dir
 
             root: Path = data_dir() / "images"
-        else:
-            root = Path(os.path.expanduser(url.removeprefix("file://")))
-        return LocalMedia(root, retention=retention, clock=clock)
+            return LocalMedia(root, retention=retention, clock=clock)
+        path, _, query = url.removeprefix("file://").partition("?")
+        shared = "shared=1" in query.split("&") or "shared=true" in query.split("&")
+        root = Path(os.path.expanduser(path))
+        return LocalMedia(root, retention=retention, clock=clock, shared=shared)
     if scheme == "s3":
-        raise MediaError(
-            f"{MEDIA_URL_ENV}: the S3 backend is not available yet; use a directory "
-            "(shared by every replica) or leave it unset"
-        )
+        try:
+            from .s3 import S3Media
+        except ImportError as exc:
+            raise MediaError(
+                f"{MEDIA_URL_ENV} names S3, whose backend is not installed here: "
+                "pip install 'imagegate[s3]'"
+            ) from exc
+        return S3Media(url, retention=retention, clock=clock)
     raise MediaError(f"{MEDIA_URL_ENV}: unknown media store {scheme!r}: use a path or memory:")

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from . import MediaStore, StoredImage, key_for, mime_of_key, valid_key
+from . import MediaStore, MediaUnavailable, StoredImage, key_for, mime_of_key, valid_key
 from .memory import CHUNK, MemoryMedia
 
 __all__ = ["LocalMedia"]
@@ -49,9 +49,14 @@ class LocalMedia(MediaStore):
         *,
         retention: float | None = None,
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> None:
         self.root = Path(root)
-        self.url = f"file://{self.root}"
+        self.url = f"file://{self.root}" + ("?shared=1" if shared else "")
+        self.shared = shared
+        """Several processes (replicas) serve this directory: a `put` returns once the file
+        is in place, so another replica can serve it at once, and a directory that cannot
+        be written is an error (MediaUnavailable), never a private copy in memory."""
         self.retention = retention
         self._clock = clock
         self._fallback: MemoryMedia | None = None
@@ -92,9 +97,22 @@ class LocalMedia(MediaStore):
         # so no event loop is needed, whichever loop put it.
         if refresh:
             future.add_done_callback(self._forget)
+            if self.shared:  # after the first write in the one writer thread: on disk then
+                with contextlib.suppress(OSError):  # a touch that fails leaves the write's
+                    await asyncio.wrap_future(future)
             return stored
         future.add_done_callback(functools.partial(self._written, key))
-        if behind:  # the disk is behind: wait for it
+        if self.shared:  # other replicas serve this file as soon as the answer leaves
+            waiting = asyncio.wrap_future(future)
+            await asyncio.wait([waiting])
+            failure = None if waiting.cancelled() else waiting.exception()  # retrieved
+            if failure is not None:
+                raise MediaUnavailable(
+                    "the shared image store is unavailable; try again shortly",
+                    hint=f"the image directory {self.root} cannot be written "
+                    f"({type(failure).__name__}: {failure})",
+                )
+        elif behind:  # the disk is behind: wait for it
             await asyncio.wrap_future(future)
         return stored
 
@@ -121,7 +139,9 @@ class LocalMedia(MediaStore):
             data, stored = self._pending.pop(key)
             self._pending_bytes -= len(data)
         exc = None if future.cancelled() else future.exception()
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and self.shared:
+            pass  # `put` raises it: replicas must not keep images the others cannot serve
+        elif isinstance(exc, OSError):
             self._degrade(exc)
             assert self._fallback is not None
             self._fallback.keep(data, stored)

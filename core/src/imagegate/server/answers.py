@@ -64,7 +64,7 @@ async def render(
             expires = stored.expires_at if stored else None
             item["expires_at"] = None if expires is None else int(expires)
         item["seed"] = image.seed
-        revised = image.metadata.get("revised_prompt")
+        revised = image.metadata.get("revised_prompt") or result.revised_prompt
         if revised:
             item["revised_prompt"] = revised
         data.append(item)

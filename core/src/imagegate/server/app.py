@@ -32,6 +32,7 @@ from .advice import Caller
 from .answers import render
 from .auth import caller_tokens
 from .callers import read_asks
+from .chat import install_chat
 from .errors import caller_error, install_handlers, invalid_body
 from .fast_lane import install_fast_lane
 from .files import image_file
@@ -42,9 +43,11 @@ from .job_schemas import STREAM_CONTENT, JobObject
 from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
-from .models_view import family_entry, model_entry
+from .models_view import chat_entry, family_entry, model_entry
 from .openapi import error_responses, install_openapi
-from .schemas import GenerationBody, Health, ImagesResponse, ModelEntry, ModelList
+from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
+from .schemas import GenerationBody, Health, ImagesResponse, ModelList, ModelListing
+from .statecheck import state_health
 from .storage import storage_health
 
 __all__ = ["create_app"]
@@ -66,6 +69,7 @@ def create_app(
     media: MediaStore | str | None = None,
     retention: float | str | None = None,
     fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
+    rate_limits: Iterable[str] | str | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
@@ -79,6 +83,7 @@ def create_app(
     gate keeps its own, and its records say `server`. `fallbacks` maps a model to the
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
+    `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
     """
     timeout = check_timeout(timeout)
     max_body = check_byte_size(max_body, "max_body")
@@ -163,6 +168,19 @@ def create_app(
     app.state.protected = api_key is not None
     install_handlers(app)
     install_openapi(app)
+    limits = parse_rate_limits(
+        rate_limits if rate_limits is not None else os.environ.get(RATE_LIMIT_ENV)
+    )
+    lane_layers: list[Any] = []
+    if limits:
+        app.add_middleware(
+            RateLimitMiddleware, limits=limits, store=lambda: gate.state, api_key=api_key
+        )
+        lane_layers.append(
+            lambda inner: RateLimitMiddleware(
+                inner, limits=limits, store=lambda: gate.state, api_key=api_key
+            )
+        )
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
 
@@ -170,23 +188,30 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/health", response_model=Health)
+    @app.get(
+        "/health",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The shared state store is down"}},
+    )
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
+        status, code, problem = await state_health(state)
         storage = storage_health(gate, history=history)
-        degraded = state.degraded or storage.get("degraded")
+        if status == "ok" and storage.get("degraded"):
+            status = "degraded"
         return json_response(
             {
-                "status": "degraded" if degraded else "ok",
+                "status": status,
                 "version": __version__,
                 "providers": sorted(catalog.providers),
                 "models": len(catalog),
                 "protected": api_key is not None,
-                "state": {"backend": state.kind, "degraded": state.degraded},
+                "state": {"backend": state.kind, "degraded": problem},
                 "storage": storage,
-            }
+            },
+            code,
         )
 
     async def generations(request: Request) -> Response:
@@ -236,8 +261,9 @@ def create_app(
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
     # FastAPI route below it exists only to document the body in /docs and /openapi.json.
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
-    # and it skips FastAPI's middleware stack too (fast_lane.py): only the request log runs
-    install_fast_lane(app, "/v1/images/generations", "POST", generations)
+    # and it skips FastAPI's middleware stack too (fast_lane.py): only the request log and
+    # the rate limiter run
+    install_fast_lane(app, "/v1/images/generations", "POST", generations, lane_layers)
 
     async def generations_doc(
         x_imagegate_token: str | None = Header(
@@ -275,6 +301,8 @@ def create_app(
         operation_id="generate_images",
     )(generations_doc)
 
+    install_chat(app, gate, api_key=api_key, timeout=timeout, max_body=max_body)
+
     @app.get(
         "/v1/images/files/{name}",
         response_class=Response,
@@ -286,7 +314,7 @@ def create_app(
                     for mime in ("image/png", "image/webp", "image/jpeg", "image/gif")
                 },
             },
-            **error_responses(404),
+            **error_responses(404, 503),
         },
     )
     async def get_image_file(request: Request, name: str) -> Response:
@@ -297,13 +325,13 @@ def create_app(
         "/v1/images/files/{name}", get_image_file, methods=["HEAD"], include_in_schema=False
     )
 
-    @app.get("/v1/images/history", responses=error_responses(401, 403))
+    @app.get("/v1/images/history", responses=error_responses(401, 403, 429, 503))
     async def get_history(request: Request) -> Response:
         """What this server generated, newest first (protected servers, API key holders)."""
         found = await history_list(request, gate, api_key, base_of(request))
         return found if isinstance(found, Response) else json_response(found)
 
-    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404))
+    @app.get("/v1/images/history/{record_id}", responses=error_responses(401, 403, 404, 429, 503))
     async def get_history_entry(request: Request, record_id: str) -> Response:
         """One record of this server's history."""
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
@@ -311,7 +339,7 @@ def create_app(
 
     add_job_routes(app, jobs, api_key, base_of)
 
-    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401))
+    @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 429))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
         caller_tokens(request, api_key)
@@ -320,6 +348,7 @@ def create_app(
         if cached is None or cached[0] is not catalog:
             entries = [model_entry(m) for m in catalog]
             entries += [family_entry(f) for f in catalog.families.values()]
+            entries += [chat_entry(m) for m in catalog.chat]
             data = {"object": "list", "data": entries}
             cached = (catalog, json.dumps(data, ensure_ascii=False).encode())
             models_cache.clear()
@@ -327,7 +356,9 @@ def create_app(
         return Response(cached[1], media_type="application/json")
 
     @app.get(
-        "/v1/models/{model_id:path}", response_model=ModelEntry, responses=error_responses(401, 404)
+        "/v1/models/{model_id:path}",
+        response_model=ModelListing,
+        responses=error_responses(401, 404, 429),
     )
     async def get_model(request: Request, model_id: str) -> Response:
         """One model by any name that works in a request (`ms/flux-2`, `flux-1-schnell`)."""
@@ -337,7 +368,13 @@ def create_app(
         family = gate.get_family(model_id)
         if family is not None:
             return json_response(family_entry(family))
-        return json_response(model_entry(gate.get_model(model_id)))
+        try:
+            return json_response(model_entry(gate.get_model(model_id)))
+        except InvalidModel as missing:
+            try:
+                return json_response(chat_entry(gate.get_chat_model(model_id)))
+            except InvalidModel:
+                raise missing from None  # its message names the closest image models
 
     return app
 

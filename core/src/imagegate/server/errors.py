@@ -66,6 +66,8 @@ def error_response(exc: ImagegateError, request: Request | None = None) -> Respo
         headers["Retry-After"] = str(_retry_after(exc) or DEFAULT_RETRY_AFTER)
     elif isinstance(exc, AuthError):
         headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:  # shared state unreachable: a moment, or another replica
+        headers["Retry-After"] = str(_retry_after(exc) or 2)
     if should_retry(exc) is False:
         headers["x-should-retry"] = "false"  # the OpenAI SDKs obey it: no retry in vain
     return envelope(status, body, headers)

@@ -15,7 +15,7 @@ import re
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from imagegate.media import MediaStore, StoredImage, valid_key
 
@@ -49,6 +49,9 @@ async def image_file(request: Request, media: MediaStore) -> Response:
     headers = _headers(stored)
     if request.headers.get("if-none-match") in (headers["etag"], "*"):
         return Response(status_code=304, headers=headers)
+    link = await media.link(stored.key)
+    if link is not None:  # object storage serves it, presigned: the bytes skip this server
+        return RedirectResponse(link, status_code=307, headers={"cache-control": "no-store"})
     path = media.local_path(stored.key)
     if path is not None:
         try:

@@ -53,7 +53,7 @@ def add_job_routes(
     @app.delete(
         "/v1/images/jobs/{job_id}",
         response_model=JobObject,
-        responses=error_responses(401, 404, 409, 503),
+        responses=error_responses(401, 404, 409, 429, 503),
     )
     async def cancel_job(request: Request, job_id: str) -> Response:
         """Cancel a queued or running job (and the provider's task); 409 once it has ended."""

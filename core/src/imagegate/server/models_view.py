@@ -3,15 +3,16 @@
 One entry per model, under its full id (`ms/black-forest-labs/FLUX.2-dev`); the short names
 that also work (`ms/flux-2`, bare `flux-1-schnell` for HuggingFace) are in `aliases`, so a
 model picker shows each model once. Families (`any/z-image-turbo`) follow, with the
-capabilities every member shares and the list of members.
+capabilities every member shares and the list of members, then the chat models. `type`
+says which is which: `image` (models and families) or `chat`.
 """
 
 from __future__ import annotations
 
 from imagegate.catalog import Family, alias_names
-from imagegate.models import Model
+from imagegate.models import ChatModel, Model
 
-__all__ = ["CREATED", "family_entry", "model_entry"]
+__all__ = ["CREATED", "chat_entry", "family_entry", "model_entry"]
 
 CREATED = 1700000000
 """OpenAI lists a creation time; providers publish none, so a fixed one (as the reference)."""
@@ -24,6 +25,7 @@ def model_entry(model: Model) -> dict:
         "object": "model",
         "created": CREATED,
         "owned_by": provider.id,
+        "type": "image",
         "display_name": model.display_name,
         "provider": provider.display_name,
         "aliases": alias_names(model),
@@ -42,6 +44,7 @@ def family_entry(family: Family) -> dict:
         "object": "model",
         "created": CREATED,
         "owned_by": "imagegate",
+        "type": "image",
         "display_name": family.display_name,
         "provider": "any",
         "aliases": [],
@@ -52,4 +55,21 @@ def family_entry(family: Family) -> dict:
         "members": [
             {"id": m.full_id, "provider": m.provider.id, "auth": m.provider.auth} for m in members
         ],
+    }
+
+
+def chat_entry(model: ChatModel) -> dict:
+    """A chat model, for `POST /v1/chat/completions` (and the `enhance` extension)."""
+    provider = model.provider
+    return {
+        "id": model.full_id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": provider.id,
+        "type": "chat",
+        "display_name": model.display_name,
+        "provider": provider.display_name,
+        "aliases": [f"{provider.model_prefix}/{alias}" for alias in model.aliases],
+        "auth": provider.auth,
+        "context_length": model.context_length,
     }

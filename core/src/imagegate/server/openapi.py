@@ -29,7 +29,7 @@ ERROR_STATUSES: dict[int, str] = {
     429: "Rate limited, or every token's quota is spent; `Retry-After` says when to retry",
     500: "The provider accepted the job and failed it",
     502: "The provider answered with an error or could not be reached",
-    503: "The state store is unavailable: no jobs or `Idempotency-Key` records",
+    503: "The state store (Redis) or image store cannot be reached: no jobs or `Idempotency-Key` records; retry shortly",
     504: "The request's deadline passed",
 }
 
@@ -47,7 +47,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": ErrorResponse, "description": ERROR_STATUSES[status]}
-        if status == 429:
+        if status in (429, 503):
             entry["headers"] = _RETRY_AFTER
         responses[status] = entry
     return responses

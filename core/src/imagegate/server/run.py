@@ -115,6 +115,7 @@ def serve(
     max_body: int | None = None,
     max_image_bytes: int | None = None,
     fallbacks: str | None = None,
+    rate_limits: list[str] | None = None,
 ) -> None:
     """Run the server until interrupted (blocking). UnsafeBinding or CannotListen before
     anything starts; `timeout`, `max_body` and `max_image_bytes` as in `create_app` and
@@ -136,6 +137,8 @@ def serve(
         os.environ["IMAGEGATE_FALLBACKS"] = fallbacks  # read by each worker's Gate
     if api_key:
         os.environ["IMAGEGATE_API_KEY"] = api_key
+    if rate_limits:
+        os.environ["IMAGEGATE_RATE_LIMIT"] = ",".join(rate_limits)
     http, http_options = http_protocol()
     uvicorn.run(
         "imagegate.server.run:app_from_env",
@@ -170,9 +173,10 @@ def _log_config(level: str) -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
-    config["loggers"]["imagegate.server"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        "propagate": False,
-    }
+    for name in ("imagegate.server", "imagegate.state"):  # state: Redis lost and back
+        config["loggers"][name] = {
+            "handlers": ["default"],
+            "level": level.upper(),
+            "propagate": False,
+        }
     return config

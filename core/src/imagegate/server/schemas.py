@@ -10,7 +10,7 @@ themselves, faster.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -21,22 +21,22 @@ from imagegate.results import ChainStep
 __all__ = [
     "IGNORED_OPENAI_FIELDS",
     "SIZE_PATTERN",
+    "ChatModelEntry",
     "ErrorResponse",
     "GenerationBody",
     "Health",
     "ImagesResponse",
     "ModelEntry",
     "ModelList",
+    "ModelListing",
     "accepted_fields",
 ]
 
 # Fields of OpenAI's newer image models that no provider here has: accepted, so a client
-# written for OpenAI works, and named in the response's warnings.
+# written for OpenAI works, and named in the response's warnings. (GPT Image's background,
+# moderation, output_format and output_compression go to the core: sent to the models that
+# declare them, through a channel, dropped with a warning or refused by the others.)
 IGNORED_OPENAI_FIELDS = (
-    "background",
-    "moderation",
-    "output_compression",
-    "output_format",
     "safety_identifier",
     "complexity",
     "frame_count",
@@ -78,8 +78,9 @@ class GenerationBody(BaseModel):
     )
     quality: str | None = Field(
         default=None,
-        description="`hd`/`high`: more steps when none are given; `standard`/`auto`: the "
-        "model's default. Any other value is ignored, with a warning.",
+        description="GPT Image models (channels): low, medium, high or auto, as the model "
+        "declares. Elsewhere `hd`/`high`: more steps when none are given; `standard`/`auto`: "
+        "the model's default; any other value is ignored, with a warning.",
     )
     response_format: Literal["url", "b64_json"] | None = None
     style: str | None = Field(default=None, description="Ignored with a warning: no style here.")
@@ -112,8 +113,18 @@ class GenerationBody(BaseModel):
     )
     background: str | None = None
     moderation: str | None = None
-    output_compression: int | None = None
+    output_compression: int | None = Field(default=None, ge=0, le=100)
     output_format: str | None = None
+    drop_unsupported: bool | None = Field(
+        default=None,
+        description="true: a parameter the model does not take is dropped with a warning "
+        "instead of a 400 (channels refuse them by default).",
+    )
+    enhance: bool | str | None = Field(
+        default=None,
+        description="true (or a chat model's id): a chat model rewrites the prompt first; "
+        "each image's revised_prompt says what was drawn.",
+    )
     safety_identifier: str | None = Field(
         default=None, description="Accepted (OpenAI's abuse tracking); never sent to a provider."
     )
@@ -204,10 +215,13 @@ class FamilyMember(_Answer):
 
 
 class ModelEntry(_Answer):
+    """An image model, or a family of them (`any/<family>`)."""
+
     id: str
     object: Literal["model"]
     created: int
     owned_by: str
+    type: Literal["image"] = Field(description="`image`: for POST /v1/images/generations.")
     display_name: str
     provider: str = Field(description="The provider's name; `any` for a family.")
     aliases: list[str] = Field(description="Other names that work in a request.")
@@ -220,9 +234,28 @@ class ModelEntry(_Answer):
     )
 
 
+class ChatModelEntry(_Answer):
+    """A chat model, for POST /v1/chat/completions and the `enhance` extension."""
+
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    type: Literal["chat"] = Field(description="`chat`: for POST /v1/chat/completions.")
+    display_name: str
+    provider: str = Field(description="The provider's name.")
+    aliases: list[str] = Field(description="Other names that work in a request.")
+    auth: AuthMode
+    context_length: int | None = Field(description="Tokens of context; null when unknown.")
+
+
+ModelListing = Annotated[ModelEntry | ChatModelEntry, Field(discriminator="type")]
+"""One entry of GET /v1/models: `type` says which kind."""
+
+
 class ModelList(_Answer):
     object: Literal["list"]
-    data: list[ModelEntry]
+    data: list[ModelListing]
 
 
 class StateHealth(_Answer):
@@ -243,8 +276,9 @@ class StorageHealth(_Answer):
 
 
 class Health(_Answer):
-    status: Literal["ok", "degraded"] = Field(
-        description="`degraded`: the state store or the image store is not the one configured."
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="`degraded`: the state store or the image store is not the one "
+        "configured; `unavailable` (with HTTP 503): the shared state store cannot be reached."
     )
     version: str
     providers: list[str]

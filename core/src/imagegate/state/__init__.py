@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ImagegateError
+
 __all__ = [
     "STATE_URL_ENV",
     "HistoryQuery",
@@ -45,8 +47,16 @@ __all__ = [
 STATE_URL_ENV = "IMAGEGATE_STATE_URL"
 
 
-class StateError(Exception):
-    """The state store cannot be used (corrupt, locked, read-only, unreachable)."""
+class StateError(ImagegateError):
+    """The state store cannot be used (unknown, unreachable). The server answers 503.
+
+    The message is fit for a server's caller; `hint` says which store and why (for the
+    machine's owner). The SQLite store degrades to memory instead (one machine's private
+    file); the Redis store raises this, since a replica must not drift apart silently.
+    """
+
+    code = "STATE_UNAVAILABLE"
+    status = 503
 
 
 @dataclass(frozen=True)
@@ -184,6 +194,10 @@ class StateStore(ABC):
         """Remove the records with these ids and/or older than `before`; returns them
         (callers delete the images they name). Neither given: nothing is removed."""
 
+    async def check(self) -> None:
+        """Raise StateError if the store cannot be used right now (for /health)."""
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -219,10 +233,11 @@ def open_state(url: str | None = None) -> StateStore:
             from .redis import RedisState  # type: ignore[import-not-found]
         except ImportError as exc:
             raise StateError(
-                f"{STATE_URL_ENV}={url.split('@')[-1]!r} needs the Redis backend: "
-                "pip install 'imagegate[redis]'"
+                "the state store is Redis, whose backend is not installed here",
+                hint=f"{STATE_URL_ENV} names Redis: pip install 'imagegate[redis]'",
             ) from exc
         return RedisState(url)
     raise StateError(
-        f"unknown state store {url.split('://')[0]!r}: use memory:, sqlite:///path or redis://"
+        f"unknown state store {url.split('://')[0]!r}",
+        hint=f"set {STATE_URL_ENV} to memory:, sqlite:///path or redis://host:6379/0",
     )

@@ -7,11 +7,13 @@
         check_plugin(imagegate_acme)                        # answers: PNG bytes
         # check_plugin(plugin, ok=Answer.openai_images())   # an OpenAI-style JSON service
 
-What it checks: hook names and markers; model declarations (unique ids and aliases, prefixes,
-ranges and defaults, families, size rules); `validate` on its own and on other providers'
-models; `generate` against a scripted upstream: images of the right count and shape, the
-right `imagegate.errors` class for 401, 403, 429 (with Retry-After), 5xx and malformed
-answers, cancellation honoured within a second, and the token in no message.
+What it checks: hook names and markers (the optional close, list_chat_models and chat too:
+a chat list answering like list_models, both chat hooks or neither); model declarations
+(unique ids and aliases, prefixes, ranges and defaults, families, size rules); `validate`
+on its own and on other providers' models; `generate` against a scripted upstream: images
+of the right count and shape, the right `imagegate.errors` class for 401, 403, 429 (with
+Retry-After), 5xx and malformed answers, cancellation honoured within a second, and the
+token in no message.
 
 By default the upstream is a `FakeUpstream` answering every request with `ok` (one answer,
 or a sequence for submit-then-poll protocols). A plugin whose service the fake cannot play
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..models import Model
+from ..models import ChatModel, Model
 from .declarations import check_hooks, check_models
 from .fake import Answer, FakeUpstream
 from .scenarios import CHECK_TOKEN, RETRY_AFTER, SCENARIOS, Scenarios
@@ -180,7 +182,7 @@ def run_check(
     if not own:
         return report
     check_validate(pm, own, report)
-    if not any(i.plugin is plugin for i in pm.hook.generate.get_hookimpls()):
+    if not _implements(pm, plugin, "generate") or not _chat_models_ok(pm, plugin, report):
         return report
     fake = None
     if upstream is None:
@@ -201,14 +203,37 @@ def _is_class(plugin: object) -> bool:
 
 
 def _models(pm: Any, plugin: object, report: CheckReport) -> list[Any] | None:
-    impls = [i for i in pm.hook.list_models.get_hookimpls() if i.plugin is plugin]
+    return _declared(pm, plugin, report, "list_models", "imagegate.Model")
+
+
+def _chat_models_ok(pm: Any, plugin: object, report: CheckReport) -> bool:
+    """The optional chat list answers like `list_models` (a Gate's catalog calls both)."""
+    if not _implements(pm, plugin, "list_chat_models"):
+        return True
+    found = _declared(pm, plugin, report, "list_chat_models", "imagegate.ChatModel")
+    wrong = [m for m in found or () if not isinstance(m, ChatModel)]
+    for model in wrong:
+        report.problems.append(
+            f"list_chat_models returned a {type(model).__name__}; return imagegate.ChatModel"
+        )
+    return found is not None and not wrong
+
+
+def _implements(pm: Any, plugin: object, hook: str) -> bool:
+    return any(i.plugin is plugin for i in getattr(pm.hook, hook).get_hookimpls())
+
+
+def _declared(
+    pm: Any, plugin: object, report: CheckReport, hook: str, kind: str
+) -> list[Any] | None:
+    impls = [i for i in getattr(pm.hook, hook).get_hookimpls() if i.plugin is plugin]
     if not impls:
         return None
     try:
         answer = impls[0].function()
     except Exception as exc:
         report.problems.append(
-            f"list_models raised {type(exc).__name__}: {exc}; it must return the "
+            f"{hook} raised {type(exc).__name__}: {exc}; it must return the "
             "declarations without failing (no network, no configuration needed)"
         )
         return None
@@ -217,7 +242,7 @@ def _models(pm: Any, plugin: object, report: CheckReport) -> list[Any] | None:
         return None  # check_hooks said so already
     if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__iter__"):
         report.problems.append(
-            f"list_models returned a {type(answer).__name__}; return a list of imagegate.Model"
+            f"{hook} returned a {type(answer).__name__}; return a list of {kind}"
         )
         return None
     return list(answer)

@@ -18,7 +18,8 @@ from ..request import ASPECT_RATIOS, parse_size
 __all__ = ["HOOKS", "check_hooks", "check_models"]
 
 HOOKS = tuple(name for name, spec in vars(hookspecs).items() if hasattr(spec, "imagegate_spec"))
-"""Every hook imagegate calls: list_models, validate, generate, close."""
+"""Every hook of `imagegate.hookspecs`: list_models, validate, generate, then the optional
+close, list_chat_models and chat."""
 _MARK = "imagegate_impl"  # the attribute pluggy's HookimplMarker("imagegate") sets
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -69,6 +70,18 @@ def check_hooks(plugin: object) -> list[str]:
     checker = marked.get("validate")
     if checker is not None and inspect.iscoroutinefunction(checker):
         problems.append("validate is `async def`: make it a plain `def` returning the problems")
+    chat_lister = marked.get("list_chat_models")
+    if chat_lister is not None and inspect.iscoroutinefunction(chat_lister):
+        problems.append(
+            "list_chat_models is `async def`: make it a plain `def` (like list_models, it runs "
+            "at start-up, offline)"
+        )
+    for have, lack in (("chat", "list_chat_models"), ("list_chat_models", "chat")):
+        if have in marked and lack not in marked:
+            problems.append(
+                f"{have} without {lack}: a plugin that serves chat models implements both "
+                "(chat is called only on the plugin that listed the model)"
+            )
     closer = marked.get("close")
     if closer is not None and inspect.iscoroutinefunction(closer):
         problems.append(

@@ -7,13 +7,22 @@ imagegate generate "a cute cat" --model a4f/provider-4/imagen-4
 
 from __future__ import annotations
 
-from imagegate import GenerateContext, GeneratedImage, ImageRequest, Model, hookimpl
+from imagegate import GenerateContext, GeneratedImage, ImageRequest, Model, hookimpl, openai_wire
 from imagegate.errors import ImagegateError
 
 from . import wire
+from .chat import CHAT_MODELS, chat, list_chat_models
 from .models import MODELS, PROVIDER
 
-__all__ = ["MODELS", "PROVIDER", "generate", "list_models"]
+__all__ = [
+    "CHAT_MODELS",
+    "MODELS",
+    "PROVIDER",
+    "chat",
+    "generate",
+    "list_chat_models",
+    "list_models",
+]
 
 
 @hookimpl
@@ -52,16 +61,11 @@ async def generate(
 async def _call(
     request: ImageRequest, model: Model, token: str | None, context: GenerateContext, n: int
 ) -> list[GeneratedImage]:
-    base_url = (context.base_url or PROVIDER.base_url or "").rstrip("/")
-    context.report("submitted", message=f"A4F {model.id}, {n} image(s)")
-    response = await context.client.post(
-        f"{base_url}/images/generations",
-        json=wire.build_body(request, model, n),
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        timeout=context.remaining(),
+    """One request for `n` images (repeated while A4F returns fewer), on OpenAI's wire."""
+    return await openai_wire.generate_images(
+        context,
+        openai_wire.image_body(request, model, n),
+        model,
+        token,
+        error_for=lambda response: wire.error_for(response, token),
     )
-    if response.status_code != 200:
-        raise wire.error_for(response, token)
-    images = wire.parse_images(response, token)
-    context.report("done")
-    return images

@@ -1,4 +1,5 @@
-"""A4F's wire format: the OpenAI-style request, its answer, and its errors as imagegate's.
+"""A4F's errors as imagegate's. Its wire is OpenAI's (`imagegate.openai_wire`: the body,
+the answer, chat), shared with every OpenAI-compatible channel.
 
 Errors go through the core's shared table (`imagegate.upstream`), refined with what A4F's
 docs (a4f.co/docs/errors) say: 403 is a plan restriction (a free key asking for a paid
@@ -10,12 +11,9 @@ their own status, so quota words are trusted at any status. Messages quote A4F, 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from imagegate import GeneratedImage, ImageRequest, Model
 from imagegate.errors import ImagegateError, InvalidRequest, ProviderError, redact
 from imagegate.upstream import error_for_status, is_quota_text, provider_message
 
@@ -24,64 +22,11 @@ from .models import PROVIDER
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["build_body", "error_for", "is_n_refusal", "parse_images"]
+__all__ = ["error_for", "is_n_refusal"]
 
 NAME = "A4F"
 _DAILY_TIER = re.compile(r"daily|free tier|per day|rpd", re.IGNORECASE)
 _N_WORDS = re.compile(r"\bn\b|number of images|images? per (request|call)|num_images", re.I)
-
-
-def build_body(request: ImageRequest, model: Model, n: int) -> dict[str, Any]:
-    """The JSON body of `POST /images/generations`: only the fields A4F takes."""
-    return {
-        "model": model.id,
-        "prompt": request.prompt,
-        "n": n,
-        "size": f"{request.width}x{request.height}",
-        "response_format": request.response_format,
-    }
-
-
-def parse_images(response: httpx.Response, token: str | None) -> list[GeneratedImage]:
-    """The images of a 200 answer; `ProviderError` when the body is not what A4F promises."""
-    try:
-        payload = response.json()
-    except ValueError:
-        raise ProviderError(
-            f"{NAME} answered HTTP 200 with a body that is not JSON "
-            f"({len(response.content)} bytes); try again later",
-            provider="a4f",
-            transient=True,
-        ) from None
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not data and isinstance(payload, dict) and payload.get("error"):
-        raise error_for(response, token)  # an upstream failure passed on with a 200
-    if not isinstance(data, list) or not data:
-        raise ProviderError(f"{NAME} answered without images (no `data` items)", provider="a4f")
-    created = payload.get("created")
-    return [_image(item, created) for item in data]
-
-
-def _image(item: Any, created: Any) -> GeneratedImage:
-    metadata: dict[str, Any] = {}
-    if isinstance(created, int):
-        metadata["created"] = created
-    if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str):
-        metadata["revised_prompt"] = item["revised_prompt"]
-    if isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
-        return GeneratedImage(url=item["url"], metadata=metadata)
-    if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
-        try:
-            data = base64.b64decode(item["b64_json"], validate=True)
-        except (binascii.Error, ValueError):
-            raise ProviderError(
-                f"{NAME} answered with a `b64_json` image that is not valid base64",
-                provider="a4f",
-            ) from None
-        return GeneratedImage(data=data, metadata=metadata)
-    raise ProviderError(
-        f"{NAME} answered with an image item without `url` or `b64_json`", provider="a4f"
-    )
 
 
 def error_for(response: httpx.Response, token: str | None) -> ImagegateError:
