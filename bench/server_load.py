@@ -57,6 +57,17 @@ class Row:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    cpu_ms: float = float("nan")
+    """The server process's CPU time per answered request (user + system), in ms: what
+    one request costs it, whatever else the machine is doing."""
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -186,9 +197,11 @@ async def run_load(target: Target, delay_ms: int, concurrency: int, duration: fl
         until = time.perf_counter() + warmup
         await asyncio.gather(*(worker(until, False) for _ in range(concurrency)))
         started = time.perf_counter()
+        cpu_before = cpu_seconds(target.pid)
         until = started + duration
         await asyncio.gather(*(worker(until, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(target.pid) - cpu_before
     ordered = sorted(latencies) or [float("nan")]
 
     def pct(q: float) -> float:
@@ -204,6 +217,7 @@ async def run_load(target: Target, delay_ms: int, concurrency: int, duration: fl
         p50_ms=statistics.median(ordered) * 1000,
         p90_ms=pct(0.90),
         p99_ms=pct(0.99),
+        cpu_ms=cpu * 1000 / max(1, len(latencies) + errors),
     )
 
 
@@ -213,6 +227,19 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,50,200")
     parser.add_argument("--delays", default="0,500", help="upstream delays in ms")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument(
+        "--storage",
+        action="store_true",
+        help="imagegate as configured by default: every image fetched and stored, history on",
+    )
+    parser.add_argument(
+        "--only",
+        action="store_true",
+        help="only the issue's three scenarios (0 ms c=1, 0 ms c=50, 500 ms c=200)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each scenario per target (medians kept)"
+    )
     parser.add_argument("--out", default=str(HERE / "results" / "server_load.json"))
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -234,7 +261,34 @@ def main() -> None:
         )
         wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
         upstream_url = f"http://127.0.0.1:{up_port}"
-        targets = [Target("upstream", upstream_url, A4F_MODEL, "Bearer bench-token-0001")]
+        targets = [
+            Target("upstream", upstream_url, A4F_MODEL, "Bearer bench-token-0001", upstream.pid)
+        ]
+
+        fw_port = free_port()
+        forwarder = servers.start(
+            "forwarder",
+            [
+                sys.executable,
+                str(HERE / "forwarder.py"),
+                "--port",
+                str(fw_port),
+                "--upstream",
+                upstream_url,
+            ],
+        )
+        info["startup_s"]["forwarder"] = wait_healthy(
+            f"http://127.0.0.1:{fw_port}/health", forwarder
+        )
+        targets.append(
+            Target(
+                "forwarder",
+                f"http://127.0.0.1:{fw_port}",
+                A4F_MODEL,
+                "Bearer bench-token-0001",
+                forwarder.pid,
+            )
+        )
 
         imagegate = servers.start(
             "imagegate",
@@ -243,7 +297,18 @@ def main() -> None:
                 "-c",
                 f"from imagegate.server import serve; serve(port={ig_port})",
             ],
-            env={"IMAGEGATE_A4F_BASE_URL": f"{upstream_url}/v1", "IMAGEGATE_LOAD_PLUGINS": "a4f"},
+            env={
+                "IMAGEGATE_A4F_BASE_URL": f"{upstream_url}/v1",
+                "IMAGEGATE_LOAD_PLUGINS": "a4f",
+                "IMAGEGATE_HOME": str(logdir / "home"),
+                # like the forwarder and LiteLLM: the provider's link passed on, no history
+                # (what storing images and history add: bench/storage_overhead.py)
+                **(
+                    {}
+                    if args.storage
+                    else {"IMAGEGATE_PASS_LINKS": "a4f", "IMAGEGATE_HISTORY": "off"}
+                ),
+            },
         )
         info["startup_s"]["imagegate"] = wait_healthy(
             f"http://127.0.0.1:{ig_port}/health", imagegate
@@ -309,48 +374,117 @@ def main() -> None:
         except ImportError:
             pass
 
-        rows: list[Row] = []
         for target in targets:
             # one request so lazily built state exists, then idle memory
             asyncio.run(run_load(target, 0, 1, 0.2))
-            time.sleep(1)
+        time.sleep(1)
+        for target in targets:
             if target.pid:
                 info["memory_mb"][target.name] = {"idle_rss": round(rss_mb(target.pid), 1)}
-            for delay in delays:
-                for concurrency in concurrencies:
-                    row = asyncio.run(run_load(target, delay, concurrency, args.duration))
-                    rows.append(row)
-                    print(
-                        f"{row.target:9} delay={row.delay_ms:3}ms c={row.concurrency:3} "
-                        f"rps={row.rps:8.1f} p50={row.p50_ms:8.2f}ms p90={row.p90_ms:8.2f}ms "
-                        f"p99={row.p99_ms:8.2f}ms n={row.requests} errors={row.errors}",
-                        flush=True,
-                    )
+        info["load_average_before"] = os.getloadavg()
+        rows: list[Row] = []
+        # scenario by scenario, the targets one after the other (in turns across rounds), so
+        # the figures compared in a scenario are taken under the same background load
+        for delay in delays:
+            for concurrency in concurrencies:
+                if args.only and (delay, concurrency) not in TARGET_SCENARIOS:
+                    continue
+                for round_ in range(args.rounds):
+                    turn = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
+                    for target in turn:
+                        row = asyncio.run(run_load(target, delay, concurrency, args.duration))
+                        rows.append(row)
+                        print(
+                            f"{row.target:9} delay={row.delay_ms:3}ms c={row.concurrency:3} "
+                            f"rps={row.rps:8.1f} p50={row.p50_ms:8.2f}ms "
+                            f"p90={row.p90_ms:8.2f}ms p99={row.p99_ms:8.2f}ms "
+                            f"cpu={row.cpu_ms:.3f}ms/req n={row.requests} errors={row.errors}",
+                            flush=True,
+                        )
+        info["load_average_after"] = os.getloadavg()
+        for target in targets:
             if target.pid:
                 info["memory_mb"][target.name]["peak_rss"] = round(rss_mb(target.pid, "VmHWM"), 1)
     finally:
         servers.stop()
 
+    rows = merged(rows)
     print()
     print_table(rows, info)
+    print()
+    print_targets(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"info": info, "rows": [asdict(r) for r in rows]}, indent=2))
     print(f"\nresults: {out}; server logs: {logdir}")
 
 
+TARGET_SCENARIOS = {(0, 1), (0, 50), (500, 200)}
+
+
+def merged(rows: list[Row]) -> list[Row]:
+    """One row per target and scenario: the median round by requests/s."""
+    groups: dict[tuple[str, int, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.target, row.delay_ms, row.concurrency), []).append(row)
+    kept = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda r: r.rps)
+        kept.append(ordered[(len(ordered) - 1) // 2])
+    return sorted(kept, key=lambda r: (ORDER.get(r.target, 9), r.delay_ms, r.concurrency))
+
+
+ORDER = {"upstream": 0, "forwarder": 1, "imagegate": 2, "litellm": 3}
+
+
+def print_targets(rows: list[Row]) -> None:
+    """The issue's three targets, from this run's figures."""
+    found = {(r.target, r.delay_ms, r.concurrency): r for r in rows}
+
+    def get(target: str, delay: int, concurrency: int) -> Row | None:
+        return found.get((target, delay, concurrency))
+
+    ig50, fw50, ll50 = get("imagegate", 0, 50), get("forwarder", 0, 50), get("litellm", 0, 50)
+    if ig50 and fw50:
+        line = f"c=50, instant upstream: imagegate {ig50.rps:,.0f} req/s"
+        line += f" = {ig50.rps / fw50.rps:.2f}x the forwarder ({fw50.rps:,.0f}; target >= 0.9x)"
+        if ll50:
+            line += f", {ig50.rps / ll50.rps:.1f}x LiteLLM ({ll50.rps:,.0f}; target >= 10x)"
+        print(line)
+    ig200, up200 = get("imagegate", 500, 200), get("upstream", 500, 200)
+    if ig200 and up200:
+        print(
+            f"c=200, 500 ms upstream: imagegate {ig200.rps:,.0f} req/s = "
+            f"{ig200.rps / up200.rps:.3f}x the upstream's {up200.rps:,.0f} (target >= 0.95x); "
+            f"median {ig200.p50_ms:.1f} ms (target < 530 ms)"
+        )
+    ig1, up1, fw1 = get("imagegate", 0, 1), get("upstream", 0, 1), get("forwarder", 0, 1)
+    if ig1 and up1:
+        line = (
+            f"c=1, instant upstream: added median latency {ig1.p50_ms - up1.p50_ms:.2f} ms "
+            f"({ig1.p50_ms:.2f} - {up1.p50_ms:.2f}; target <= 0.5 ms)"
+        )
+        if fw1:
+            line += f"; the forwarder adds {fw1.p50_ms - up1.p50_ms:.2f} ms"
+        print(line)
+
+
 def print_table(rows: list[Row], info: dict) -> None:
     print(
-        "| target | upstream delay | concurrency | requests/s | p50 ms | p90 ms | p99 ms | errors |"
+        "| target | upstream delay | concurrency | requests/s | p50 ms | p90 ms | p99 ms "
+        "| server CPU ms/request | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.target} | {r.delay_ms} ms | {r.concurrency} | {r.rps:,.0f} | "
-            f"{r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            f"{r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {r.cpu_ms:.3f} | {r.errors} |"
         )
     print()
     print("memory (MB):", json.dumps(info["memory_mb"]), " startup (s):", info["startup_s"])
+    before = ", ".join(f"{x:.2f}" for x in info["load_average_before"])
+    after = ", ".join(f"{x:.2f}" for x in info["load_average_after"])
+    print(f"load average: before {before}; after {after} ({os.cpu_count()} cpus)")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,17 @@ async def generations(request: Request) -> Response:
     return Response(json.dumps(answer).encode(), media_type="application/json")
 
 
+_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+    "3a7e9b550000000a49444154789c6360000000020001e221bc330000000049454e44ae426082"
+)
+
+
+async def image(request: Request) -> Response:
+    """The image every answer links to (1x1 PNG), for a gateway that fetches it."""
+    return Response(_PNG, media_type="image/png")
+
+
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -42,6 +53,7 @@ async def health(request: Request) -> Response:
 app = Starlette(
     routes=[
         Route("/v1/images/generations", generations, methods=["POST"]),
+        Route("/files/bench.png", image),
         Route("/health", health),
     ]
 )

@@ -71,3 +71,5 @@ class FakePlugin:
 
 plugin = FakePlugin()
 """A module-level instance, for `IMAGEGATE_PLUGINS=tests.fakes:plugin` in subprocess tests."""
+slow_plugin = FakePlugin(delay=60.0)
+"""The same, taking a minute per call: `IMAGEGATE_PLUGINS=tests.fakes:slow_plugin`."""

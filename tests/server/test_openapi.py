@@ -170,15 +170,18 @@ def test_no_route_promises_a_422(document):
 def test_each_route_lists_every_status_it_returns_with_the_error_schema(document):
     expected = {
         ("post", "/v1/images/generations"): {
-            "200",
-            *("400", "401", "403", "404", "408", "413", "415", "429", "431", "500", "502"),
-            *("503", "504"),
+            *("200", "202"),  # an answer, or a job (Prefer: respond-async)
+            *("400", "401", "403", "404", "408", "409", "410", "413", "415", "429", "431"),
+            *("500", "502", "503", "504"),
         },
         ("post", "/v1/chat/completions"): {
             "200",
             *("400", "401", "403", "404", "408", "413", "415", "429", "431", "502", "503"),
             "504",
         },
+        ("get", "/v1/images/jobs/{job_id}"): {"200", "401", "404", "503"},
+        ("delete", "/v1/images/jobs/{job_id}"): {"200", "401", "404", "409", "429", "503"},
+        ("get", "/v1/images/jobs/{job_id}/events"): {"200", "401", "404", "503"},
         ("get", "/v1/models"): {"200", "401", "429"},
         ("get", "/v1/models/{model_id}"): {"200", "401", "404", "429"},
         ("get", "/v1/images/files/{name}"): {"200", "404", "503"},
@@ -193,12 +196,16 @@ def test_each_route_lists_every_status_it_returns_with_the_error_schema(document
     }
     assert found == expected
     for (method, path), statuses in found.items():
-        for status in statuses - {"200"} - ({"503"} if path == "/health" else set()):
+        for status in statuses - {"200", "202"} - ({"503"} if path == "/health" else set()):
             content = document["paths"][path][method]["responses"][status]["content"]
             ref = content["application/json"]["schema"]["$ref"]
             assert ref == "#/components/schemas/ErrorResponse", (method, path, status)
     too_many = document["paths"]["/v1/images/generations"]["post"]["responses"]["429"]
     assert "Retry-After" in too_many["headers"]
+    answers = document["paths"]["/v1/images/generations"]["post"]["responses"]
+    assert {"application/json", "text/event-stream"} <= set(answers["200"]["content"])
+    job = answers["202"]["content"]["application/json"]["schema"]["$ref"]
+    assert job == "#/components/schemas/JobObject"
 
 
 def test_the_request_body_carries_its_constraints(document):

@@ -49,7 +49,11 @@ def error_of(response) -> dict:
         ({"prompt": 123}, "prompt"),
         ({"prompt": None}, "prompt"),
         ({"negative_promt": "typo"}, "negative_promt"),
-        ({"stream": True}, "stream"),
+        ({"stream": "yes"}, "stream"),
+        ({"stream": True, "partial_images": 4}, "partial_images"),
+        ({"stream": True, "partial_images": -1}, "partial_images"),
+        ({"stream": True, "n": 5}, "n"),
+        ({"stream": True, "size": "100x100"}, "size"),
         ({"width": "wide"}, "width"),
     ],
 )

@@ -92,6 +92,7 @@ async def call_provider(
         attempt += 1
         delay = _backoff(attempt, transient.retry_after)
         if attempt > retries or delay >= context.remaining():
+            transient.attempts = attempt
             raise transient
         context.report("retrying", message=f"{transient.code}: retrying in {delay:.1f}s")
         await asyncio.sleep(delay)

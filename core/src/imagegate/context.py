@@ -17,7 +17,7 @@ __all__ = ["GenerateContext", "Progress", "ProgressCallback"]
 @dataclass(frozen=True)
 class Progress:
     """One progress report. `stage` is one of: submitted, queued, running, progress,
-    retrying, fetching, done. Providers fill what they know and leave the rest None."""
+    partial, retrying, fetching, done. Providers fill what they know and leave the rest None."""
 
     provider: str
     model: str
@@ -33,6 +33,13 @@ class Progress:
     elapsed: float = 0.0
     index: int = 0
     """Which of the concurrent calls of one request this is about (0 for the first)."""
+    task_id: str | None = None
+    """The provider's own id of the task just submitted (stage `submitted`). Report it only
+    if your `generate` can pick the task up again from `context.resume_task` (a server's
+    async jobs then survive a restart of the server)."""
+    partial_image: bytes | None = field(default=None, repr=False)
+    """A preview of the image being made (stage `partial`), for providers that yield them;
+    streaming clients receive it as OpenAI's `image_generation.partial_image`."""
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -55,6 +62,10 @@ class GenerateContext:
     started: float = field(default_factory=time.monotonic)
     warnings: list[str] = field(default_factory=list)
     """Shared by every call of one request; the result carries them to the caller."""
+    resume_task: str | None = None
+    """Set when this call continues a task submitted earlier (the `task_id` a plugin
+    reported with `submitted`, e.g. before a server restart): poll that task instead of
+    submitting a new one. Only plugins that report task ids ever see it set."""
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
@@ -80,5 +91,5 @@ class GenerateContext:
         if message not in self.warnings:
             self.warnings.append(message)
 
-    def for_call(self, index: int) -> GenerateContext:
-        return replace(self, index=index)
+    def for_call(self, index: int, resume_task: str | None = None) -> GenerateContext:
+        return replace(self, index=index, resume_task=resume_task)

@@ -58,6 +58,9 @@ class ImagegateError(Exception):
     status: ClassVar[int] = 500
     openai_type: ClassVar[str] = "server_error"
     transient: bool = False
+    attempts: int = 1
+    """Provider calls this failure took: above 1, the core already retried (a server tells
+    its clients not to retry again: `x-should-retry: false`)."""
 
     def __init__(
         self,

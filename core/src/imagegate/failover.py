@@ -75,16 +75,23 @@ async def generate(
     timeout: float | None,
     fallbacks: Sequence[str] | Mapping[str, Sequence[str] | str] | None,
     params: dict[str, Any],
+    resume: Mapping[int, str] | None = None,
 ) -> ImageResult:
     """`Gate.agenerate`: a family or a model with fallbacks through the chain, any other
-    model straight through the per-model pipeline."""
+    model straight through the per-model pipeline (the only way a run is resumed)."""
     started = time.monotonic()
     deadline = started + (gate.timeout if timeout is None else check_timeout(timeout))
     request = build_request(prompt, model=model, **params)
-    plan = plan_chain(gate, request.model, fallbacks)
+    plan = None if resume else plan_chain(gate, request.model, fallbacks)
     if plan is None:
         return await pipeline.generate_request(
-            gate, request, token=token, progress=progress, started=started, deadline=deadline
+            gate,
+            request,
+            token=token,
+            progress=progress,
+            started=started,
+            deadline=deadline,
+            resume=resume,
         )
     return await _Chain(gate, plan, request, token, progress, started, deadline).run()
 

@@ -157,6 +157,8 @@ class Gate:
         self._client = client
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._catalog: Catalog | None = None
+        self._generate_callers: dict[int, tuple[Any, Any]] = {}
+        """Per catalog entry, its plugin's `generate` hook alone (pipeline.py)."""
         self._catalog_key: tuple[int, ...] = ()
         self._state_arg = state
         self._state: StateStore | None = state if isinstance(state, StateStore) else None
@@ -352,6 +354,7 @@ class Gate:
         enhance: bool | str | None = None,
         history: bool | None = None,
         keep_images: bool | None = None,
+        resume: Mapping[int, str] | None = None,
         **params: Any,
     ) -> ImageResult:
         """Generate images. `params` are `ImageRequest` fields (size, steps, seed, n, ...);
@@ -362,6 +365,9 @@ class Gate:
         `enhance=True` (or a chat model's id) first rewrites the prompt with a chat model
         (`imagegate.enhance`); the result's `revised_prompt` is what the images were made of.
         `history` and `keep_images` override the gate's settings for this call.
+        `resume` continues an interrupted run of one model (name it in `model`): the
+        provider task ids its `Progress` events reported (`task_id`), by call `index`;
+        those calls poll their task again instead of submitting a new one.
         """
         from .failover import generate
         from .history import recorded
@@ -389,6 +395,7 @@ class Gate:
             timeout=timeout,
             fallbacks=fallbacks,
             params=params,
+            resume=resume,
         )
         return await recorded(
             self,

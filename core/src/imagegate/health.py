@@ -121,15 +121,17 @@ class KeyHealth:
         self, provider: Provider, model: Model, tokens: Sequence[str | None]
     ) -> Verdict:
         """Which of `tokens` (None: anonymous) may be used now for `model`, in their order."""
+        prints = {t: fingerprint(t) for t in tokens}  # once each: a hash per token
         keys = {
-            t: (_key(provider.id, t, None), _key(provider.id, t, model.full_id)) for t in tokens
+            t: (f"{provider.id}/{fp}/*", f"{provider.id}/{fp}/{model.full_id}")
+            for t, fp in prints.items()
         }
         records = await self._records([k for pair in keys.values() for k in pair])
         now = self.clock()
         usable: list[str | None] = []
         blocked: list[KeyState] = []
         for token, pair in keys.items():
-            fp = fingerprint(token)
+            fp = prints[token]
             states = [
                 _state(records[key], now, provider.id, fp, scope)
                 for key, scope in zip(pair, (None, model.full_id), strict=True)

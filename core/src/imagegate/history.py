@@ -34,7 +34,7 @@ from .state import HistoryQuery
 if TYPE_CHECKING:
     from .gate import Gate
     from .request import ImageRequest
-    from .results import ImageResult
+    from .results import GeneratedImage, ImageResult
 
 __all__ = [
     "NEVER_PASSED",
@@ -107,7 +107,7 @@ async def recorded(
     try:
         result = await run
         generated = time.monotonic()
-        if keep:
+        if keep and _to_store(gate, result):  # nothing to store: no task to time it
             await _within(store_images(gate, result), started + allowed - generated, allowed)
     except ImagegateError as exc:
         if record:
@@ -138,16 +138,21 @@ async def _within(work: Awaitable[None], remaining: float, allowed: float) -> No
         ) from None
 
 
-async def store_images(gate: Gate, result: ImageResult) -> None:
-    """Every image into the media store, except links `pass_links` lets through."""
-    from .pipeline import gather_or_cancel
-
+def _to_store(gate: Gate, result: ImageResult) -> list[GeneratedImage]:
+    """The images `store_images` stores: all not stored yet but links `pass_links` passes."""
     passing = gate.pass_links if result.request.response_format == "url" else frozenset()
-    kept = [
+    return [
         image
         for image in result.images
         if image.stored is None and not (image.data is None and image.provider in passing)
     ]
+
+
+async def store_images(gate: Gate, result: ImageResult) -> None:
+    """Every image into the media store, except links `pass_links` lets through."""
+    from .pipeline import gather_or_cancel
+
+    kept = _to_store(gate, result)
     await gather_or_cancel([image.aread() for image in kept if image.data is None])
     media = gate.media
     stored = await asyncio.gather(

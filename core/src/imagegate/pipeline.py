@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .attempts import call_provider
 from .context import GenerateContext, ProgressCallback
@@ -40,8 +40,9 @@ async def generate_request(
     progress: ProgressCallback | None,
     started: float,
     deadline: float,
+    resume: Mapping[int, str] | None = None,
 ) -> ImageResult:
-    """One built request to the one model it names."""
+    """One built request to the one model it names (`resume`: task ids to poll again)."""
     entry = gate.catalog.resolve(request.model)
     resolved, warnings = prepare(gate, request, entry.model)
     tokens = gate.tokens_for(entry.model.provider, token)
@@ -56,6 +57,7 @@ async def generate_request(
         progress=progress,
         started=started,
         deadline=deadline,
+        resume=resume,
     )
 
 
@@ -78,6 +80,7 @@ async def run(
     progress: ProgressCallback | None,
     started: float,
     deadline: float,
+    resume: Mapping[int, str] | None = None,
 ) -> ImageResult:
     """Call the model for a prepared request, within `deadline` (a `time.monotonic()` value
     shared by every model a failover chain tries)."""
@@ -93,8 +96,8 @@ async def run(
         warnings=warnings,
     )
     try:
-        images = await asyncio.wait_for(
-            _fan_out(gate, entry, resolved, tokens, context), timeout=context.remaining()
+        images = await _within(
+            context.remaining(), _fan_out(gate, entry, resolved, tokens, context, resume or {})
         )
         if resolved.response_format == "b64_json":
             await gather_or_cancel([image.aread() for image in images])
@@ -130,32 +133,40 @@ def validate(gate: Gate, request: ImageRequest, model: Model) -> None:
 
 
 async def _fan_out(
-    gate: Gate, entry: Entry, request: ImageRequest, tokens: TokenSource, context: GenerateContext
+    gate: Gate,
+    entry: Entry,
+    request: ImageRequest,
+    tokens: TokenSource,
+    context: GenerateContext,
+    resume: Mapping[int, str],
 ) -> list[GeneratedImage]:
     """`n` images as concurrent calls of at most `max_images_per_call` each; seeds follow on."""
     per_call = max(1, entry.model.capabilities.max_images_per_call)
     counts = [per_call] * (request.n // per_call) + (
         [request.n % per_call] if request.n % per_call else []
     )
-    pm = gate.plugin_manager
-    caller = pm.subset_hook_caller(
-        "generate", remove_plugins=[p for p in pm.get_plugins() if p is not entry.plugin]
-    )
-    limit = asyncio.Semaphore(gate.max_concurrency)
+    caller = _generate_caller(gate, entry)
+    alone = len(counts) == 1 and not resume  # one call: no copies, no semaphore
+    limit = None if alone else asyncio.Semaphore(gate.max_concurrency)
 
     async def one(index: int, count: int, offset: int) -> list[GeneratedImage]:
         seed = None if request.seed is None else (request.seed + offset) % (MAX_SEED + 1)
-        call = request.model_copy(update={"n": count, "seed": seed})
-        async with limit:
-            images = await call_provider(
-                caller,
-                call,
-                entry.model,
-                tokens.tokens,
-                context.for_call(index),
-                health=gate.health,
-                retries=gate.retries,
-            )
+        same = count == request.n and seed == request.seed  # one call: the request itself
+        call = request if same else request.model_copy(update={"n": count, "seed": seed})
+        attempt = call_provider(
+            caller,
+            call,
+            entry.model,
+            tokens.tokens,
+            context if alone else context.for_call(index, resume.get(index)),
+            health=gate.health,
+            retries=gate.retries,
+        )
+        if limit is None:
+            images = await attempt
+        else:
+            async with limit:
+                images = await attempt
         for image in images:
             _complete(gate, image, call, entry.model)
         return images
@@ -165,6 +176,23 @@ async def _fan_out(
         [one(i, c, o) for i, (c, o) in enumerate(zip(counts, offsets, strict=True))]
     )
     return [image for batch in batches for image in batch]
+
+
+def _generate_caller(gate: Gate, entry: Entry) -> Any:
+    """The `generate` hook of `entry`'s plugin alone, made once per catalog entry (a new
+    catalog, after plugins change, has new entries)."""
+    cache = gate._generate_callers
+    found = cache.get(id(entry))
+    if found is not None and found[0] is entry:
+        return found[1]
+    pm = gate.plugin_manager
+    caller = pm.subset_hook_caller(
+        "generate", remove_plugins=[p for p in pm.get_plugins() if p is not entry.plugin]
+    )
+    if len(cache) > 256:
+        cache.clear()
+    cache[id(entry)] = (entry, caller)
+    return caller
 
 
 def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: Model) -> None:
@@ -187,8 +215,23 @@ def _complete(gate: Gate, image: GeneratedImage, request: ImageRequest, model: M
     image._sync_loader = lambda url: fetcher.load_blocking(url, provider, base_url)
 
 
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    """`work`, or `TimeoutError` after `seconds`; in the caller's own task where asyncio
+    can (3.11+: `asyncio.timeout`), which spares a task per request."""
+    if _timeout is None:  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(work, timeout=seconds)
+    async with _timeout(seconds):
+        return await work
+
+
+_timeout = getattr(asyncio, "timeout", None)
+
+
 async def gather_or_cancel(awaitables: Sequence[Awaitable[T]]) -> list[T]:
-    """Run concurrently; on the first failure cancel the rest and raise it."""
+    """Run concurrently; on the first failure cancel the rest and raise it (one awaitable
+    runs in the caller's own task: nothing to run beside it)."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         return list(await asyncio.gather(*tasks))

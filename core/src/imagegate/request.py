@@ -46,6 +46,7 @@ CALL_KEYWORDS = (
     "fallbacks",
     "history",
     "keep_images",
+    "resume",
     "enhance",
 )
 """What `generate`/`agenerate` take besides the request's own fields."""

@@ -7,7 +7,6 @@ per-request plugin discovery, client or validation of the response.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,19 +20,27 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate import Gate, ImageResult, __version__
+from imagegate import Gate, __version__
 from imagegate.bounds import check_byte_size, check_timeout
 from imagegate.catalog import DEFAULT_MODEL
 from imagegate.chain import check_fallbacks, parse_fallbacks
-from imagegate.errors import InvalidModel
+from imagegate.errors import ImagegateError, InvalidModel
 from imagegate.history import pass_links as pass_links_of
 from imagegate.media import MediaStore
 
+from .advice import Caller
+from .answers import render
 from .auth import caller_tokens
+from .callers import read_asks
 from .chat import install_chat
-from .errors import install_handlers, invalid_body
-from .files import file_url, image_file
+from .errors import caller_error, install_handlers, invalid_body
+from .fast_lane import install_fast_lane
+from .files import image_file
+from .generation import Generations, json_response
 from .history_view import history_entry, history_list
+from .job_routes import add_job_routes
+from .job_schemas import STREAM_CONTENT, JobObject
+from .jobs import RETENTION, Jobs
 from .limits import ClientGone, read_body, require_json, unless_disconnected
 from .logs import RequestLogMiddleware
 from .models_view import chat_entry, family_entry, model_entry
@@ -48,11 +55,6 @@ __all__ = ["create_app"]
 MAX_BODY = 64 * 1024
 """Bytes; a 4000-character prompt in any script fits several times over."""
 _OFF = {"0", "off", "false", "no"}
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(data, status_code=status, media_type="application/json")
 
 
 def create_app(
@@ -107,6 +109,32 @@ def create_app(
     public_url = public_url or os.environ.get("IMAGEGATE_PUBLIC_URL") or None
     files_base = public_url.rstrip("/") if public_url else None
 
+    def describe(exc: ImagegateError, sent_tokens: bool = False) -> dict[str, Any]:
+        """The error object a job's record or a stream's `error` event carries, worded for
+        the caller as an error answer is."""
+        caller = Caller(protected=api_key is not None, sent_tokens=sent_tokens)
+        return caller_error(exc, gate, caller)[1]["error"]
+
+    jobs = Jobs(
+        gate,
+        store,
+        timeout=timeout,
+        retention=job_retention(),
+        envelope=describe,
+        fallbacks=chains,
+        history=history,
+    )
+    timely = Generations(
+        gate,
+        store,
+        api_key=api_key,
+        timeout=timeout,
+        jobs=jobs,
+        describe=describe,
+        fallbacks=chains,
+        history=history,
+    )
+
     def base_of(request: Request) -> str:
         return files_base or str(request.base_url).rstrip("/")
 
@@ -114,9 +142,15 @@ def create_app(
     async def lifespan(app: FastAPI):
         gate.catalog  # noqa: B018 - discover the plugins once, before the first request
         check_fallbacks(gate, chains)  # a fallback naming no model fails the start
+        jobs.start()  # and pick up the jobs a stopped server left running
+        if getattr(app.state, "tune_gc", False):  # `imagegate serve` (gc_tuning.py)
+            from .gc_tuning import tune_for_serving
+
+            tune_for_serving()
         try:
             yield
         finally:
+            await jobs.aclose()
             if own_gate:
                 await gate.aclose()
 
@@ -137,9 +171,15 @@ def create_app(
     limits = parse_rate_limits(
         rate_limits if rate_limits is not None else os.environ.get(RATE_LIMIT_ENV)
     )
+    lane_layers: list[Any] = []
     if limits:
         app.add_middleware(
             RateLimitMiddleware, limits=limits, store=lambda: gate.state, api_key=api_key
+        )
+        lane_layers.append(
+            lambda inner: RateLimitMiddleware(
+                inner, limits=limits, store=lambda: gate.state, api_key=api_key
+            )
         )
     app.add_middleware(RequestLogMiddleware)
     models_cache: dict[int, tuple[object, bytes]] = {}
@@ -185,8 +225,21 @@ def create_app(
             raise invalid_body(exc) from None
         request.state.model = body.model or DEFAULT_MODEL
         params, warnings = body.generate_kwargs()
-        prompt = params.pop("prompt")
+        asks = read_asks(request.headers)
         try:
+            if body.stream or not asks.plain:  # streams, jobs, replays, SDK retries
+                base = base_of(request)
+                return await timely.answer(
+                    request,
+                    body=body,
+                    raw=raw,
+                    tokens=tokens,
+                    params=params,
+                    warnings=warnings,
+                    asks=asks,
+                    base=base,
+                )
+            prompt = params.pop("prompt")
             result = await unless_disconnected(
                 request,
                 gate.agenerate(
@@ -202,12 +255,15 @@ def create_app(
         except ClientGone:
             return Response(status_code=499)
         request.state.model = result.model
-        return json_response(await _render(result, warnings, base_of(request)))
+        return json_response(await render(result, warnings, lambda: base_of(request)))
 
     # The hot path is a plain Starlette route, placed first so it answers: FastAPI's
     # dependency machinery costs ~50 us a request and this handler needs none of it. The
     # FastAPI route below it exists only to document the body in /docs and /openapi.json.
     app.router.routes.insert(0, Route("/v1/images/generations", generations, methods=["POST"]))
+    # and it skips FastAPI's middleware stack too (fast_lane.py): only the request log and
+    # the rate limiter run
+    install_fast_lane(app, "/v1/images/generations", "POST", generations, lane_layers)
 
     async def generations_doc(
         x_imagegate_token: str | None = Header(
@@ -215,13 +271,29 @@ def create_app(
             description="Protected server: your own provider token(s), `gitee:<token>`, "
             "used instead of the server's.",
         ),
+        prefer: str | None = Header(
+            default=None,
+            description="`respond-async`: answer 202 with a job at once (GET /v1/images/jobs).",
+        ),
+        idempotency_key: str | None = Header(
+            default=None,
+            alias="Idempotency-Key",
+            max_length=255,
+            description="A repeat with the same key replays the first answer (per caller).",
+        ),
     ) -> Response:  # pragma: no cover - never routed: the Starlette route above answers
         raise NotImplementedError
 
     app.post(
         "/v1/images/generations",
         response_model=ImagesResponse,
-        responses=error_responses(400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 503, 504),
+        responses={
+            200: {"content": STREAM_CONTENT, "description": "The images (or, streamed, SSE)"},
+            202: {"model": JobObject, "description": "With `Prefer: respond-async`: the job"},
+            **error_responses(
+                400, 401, 403, 404, 408, 409, 410, 413, 415, 429, 431, 500, 502, 503, 504
+            ),
+        },
         summary="Generate images",
         description="OpenAI's body plus the spec's extensions at the top level. "
         "The body's limits hold for every model; steps, guidance and each side of the "
@@ -265,6 +337,8 @@ def create_app(
         found = await history_entry(request, gate, api_key, base_of(request), record_id)
         return found if isinstance(found, Response) else json_response(found)
 
+    add_job_routes(app, jobs, api_key, base_of)
+
     @app.get("/v1/models", response_model=ModelList, responses=error_responses(401, 429))
     async def list_models(request: Request) -> Response:
         """Every model, OpenAI's list format; aliases and capabilities as extra fields."""
@@ -305,32 +379,10 @@ def create_app(
     return app
 
 
-async def _render(result: ImageResult, warnings: list[str], base: str) -> dict[str, Any]:
-    data = []
-    as_b64 = result.request.response_format == "b64_json"
-    for image in result.images:
-        item: dict[str, Any] = {}
-        stored = image.stored
-        if as_b64:
-            item["b64_json"] = base64.b64encode(image.data or await image.aread()).decode()
-        else:  # stored here, or a provider link `pass_links` lets through (expiry unknown)
-            item["url"] = file_url(base, stored) if stored else image.url
-            expires = stored.expires_at if stored else None
-            item["expires_at"] = None if expires is None else int(expires)
-        item["seed"] = image.seed
-        revised = image.metadata.get("revised_prompt") or result.revised_prompt
-        if revised:
-            item["revised_prompt"] = revised
-        data.append(item)
-    body: dict[str, Any] = {
-        "created": result.created,
-        "data": data,
-        "model": result.model,
-        "provider": result.provider,
-    }
-    all_warnings = [*warnings, *result.warnings]
-    if all_warnings:
-        body["warnings"] = all_warnings
-    if result.chain:
-        body["chain"] = [step.model_dump(mode="json") for step in result.chain]
-    return body
+def job_retention() -> float:
+    """Seconds a finished job is kept: `IMAGEGATE_JOB_RETENTION`, default a day."""
+    value = os.environ.get("IMAGEGATE_JOB_RETENTION", "").strip()
+    try:
+        return max(60.0, float(value)) if value else RETENTION
+    except ValueError:
+        return RETENTION

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -20,10 +21,12 @@ from starlette.responses import Response
 from imagegate.errors import AuthError, ImagegateError, InvalidRequest, QuotaExceeded, RateLimited
 
 from .advice import Caller, caller_message
+from .retry_advice import should_retry
 
 __all__ = [
     "BodyTooLarge",
     "UnsupportedMediaType",
+    "caller_error",
     "error_response",
     "install_handlers",
     "invalid_body",
@@ -48,15 +51,35 @@ class UnsupportedMediaType(InvalidRequest):
 
 def error_response(exc: ImagegateError, request: Request | None = None) -> Response:
     """The envelope, status and headers for one imagegate error, worded for the caller."""
-    body = exc.to_openai()
-    status = exc.status
+    caller = gate = None
     if request is not None:
         gate = getattr(request.app.state, "gate", None)
-        provider = gate.catalog.providers.get(exc.provider or "") if gate is not None else None
         caller = Caller(
             protected=getattr(request.app.state, "protected", False),
             sent_tokens=getattr(request.state, "sent_tokens", False),
         )
+    status, body = caller_error(exc, gate, caller)
+    headers: dict[str, str] = {}
+    if isinstance(exc, QuotaExceeded):
+        headers["Retry-After"] = str(_retry_after(exc) or _seconds_to_utc_midnight())
+    elif isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(_retry_after(exc) or DEFAULT_RETRY_AFTER)
+    elif isinstance(exc, AuthError):
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:  # shared state unreachable: a moment, or another replica
+        headers["Retry-After"] = str(_retry_after(exc) or 2)
+    if should_retry(exc) is False:
+        headers["x-should-retry"] = "false"  # the OpenAI SDKs obey it: no retry in vain
+    return envelope(status, body, headers)
+
+
+def caller_error(exc: ImagegateError, gate: Any, caller: Caller | None) -> tuple[int, dict]:
+    """The status and envelope of an error as a caller is told it (also in a job's record
+    and a stream's `error` event): worded for `caller` when known, never the owner's hint."""
+    body = exc.to_openai()
+    status = exc.status
+    if caller is not None:
+        provider = gate.catalog.providers.get(exc.provider or "") if gate is not None else None
         body["error"]["message"] = caller_message(exc, provider, caller)
     if isinstance(exc, InvalidRequest) and exc.param == "keys":
         # the server's own keys file is unreadable: not the caller's request at fault
@@ -68,18 +91,10 @@ def error_response(exc: ImagegateError, request: Request | None = None) -> Respo
             param=None,
         )
         log.error("the keys file cannot be read: %s", exc.message)
-    headers: dict[str, str] = {}
     if isinstance(exc, QuotaExceeded):
         # OpenAI's own code for a spent quota; clients branch on it.
         body["error"]["code"] = "insufficient_quota"
-        headers["Retry-After"] = str(_retry_after(exc) or _seconds_to_utc_midnight())
-    elif isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(_retry_after(exc) or DEFAULT_RETRY_AFTER)
-    elif isinstance(exc, AuthError):
-        headers["WWW-Authenticate"] = "Bearer"
-    elif status == 503:  # shared state unreachable: a moment, or another replica
-        headers["Retry-After"] = str(_retry_after(exc) or 2)
-    return envelope(status, body, headers)
+    return status, body
 
 
 def envelope(status: int, body: dict, headers: dict[str, str] | None = None) -> Response:

@@ -21,13 +21,15 @@ ERROR_STATUSES: dict[int, str] = {
     403: "The provider forbids it",
     404: "Unknown model, its provider plugin not installed here, or nothing at this path",
     408: "The body did not arrive within 30 s",
+    409: "An `Idempotency-Key` reused with another body, or a job that has already ended",
+    410: "The images of an `Idempotency-Key`'s first answer are no longer held",
     413: "The body is over the server's cap (64 KB by default)",
     415: "The body is not sent as `application/json`",
     431: "The request line and headers are over 32 KB",
     429: "Rate limited, or every token's quota is spent; `Retry-After` says when to retry",
     500: "The provider accepted the job and failed it",
     502: "The provider answered with an error or could not be reached",
-    503: "The shared state store (Redis) or image store cannot be reached; retry shortly",
+    503: "The state store (Redis) or image store cannot be reached: no jobs or `Idempotency-Key` records; retry shortly",
     504: "The request's deadline passed",
 }
 

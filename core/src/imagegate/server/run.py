@@ -160,11 +160,13 @@ def app_from_env():
     from .app import MAX_BODY, create_app
 
     body = os.environ.get(MAX_BODY_ENV)
-    return create_app(
+    app = create_app(
         api_key=os.environ.get("IMAGEGATE_API_KEY") or None,
         timeout=float(os.environ.get(TIMEOUT_ENV) or 300.0),
         max_body=parse_byte_size(body, MAX_BODY_ENV) if body else MAX_BODY,
     )
+    app.state.tune_gc = True  # this process only serves: tune its collector (gc_tuning.py)
+    return app
 
 
 def _log_config(level: str) -> dict:

@@ -50,6 +50,9 @@ SIZE_PATTERN = rf"^ *(?:[Aa][Uu][Tt][Oo]|[0-9]{{1,5}} *[xX×*] *[0-9]{{1,5}}|{_R
 to say (each model has its own limits)."""
 
 
+_NOT_SENT = frozenset({"stream", "partial_images", *IGNORED_OPENAI_FIELDS})
+
+
 class GenerationBody(BaseModel):
     """`POST /v1/images/generations`."""
 
@@ -99,8 +102,15 @@ class GenerationBody(BaseModel):
     aspect_ratio: str | None = Field(
         default=None, description=f"Instead of a size: {', '.join(ASPECT_RATIOS)}."
     )
-    stream: Literal[False] | None = Field(default=None, description="Streaming is not offered.")
-    partial_images: Literal[0] | None = None
+    stream: bool | None = Field(
+        default=None, description="Answer with Server-Sent Events, as OpenAI's Images API."
+    )
+    partial_images: int | None = Field(
+        default=None,
+        ge=0,
+        le=3,
+        description="Previews to stream before each image, where the provider makes them.",
+    )
     background: str | None = None
     moderation: str | None = None
     output_compression: int | None = Field(default=None, ge=0, le=100)
@@ -125,10 +135,10 @@ class GenerationBody(BaseModel):
 
     def generate_kwargs(self) -> tuple[dict, list[str]]:
         """Keyword arguments for `Gate.agenerate`, and warnings about ignored fields."""
-        params = self.model_dump(
-            exclude_none=True,
-            exclude={"stream", "partial_images", *IGNORED_OPENAI_FIELDS},
-        )
+        # the fields as they are (no serialiser pass: this runs on every request)
+        # fields not given are None: only those given are looked at
+        given = self.__dict__
+        params = {k: given[k] for k in self.model_fields_set - _NOT_SENT if given[k] is not None}
         if params.get("size", "").strip().lower() == "auto":
             del params["size"]
         warnings = [

@@ -2,7 +2,8 @@
 
 Polling honours the request's deadline (a `Timeout` naming the task, and no poll after it),
 reports each new status word through the progress callback, and stops at once when the
-caller cancels: `asyncio.CancelledError` is never caught here.
+caller cancels: `asyncio.CancelledError` is never caught here. The task id is reported with
+`submitted`; a call whose `context.resume_task` is set polls that task instead of submitting.
 
 A submitted task is paid for, so a poll that fails is never a reason to abandon it while
 the deadline allows more: a 429 on a poll (with or without ModelScope's rate-limit headers:
@@ -54,6 +55,33 @@ async def generate_images(
             hint=f"set {PROVIDER.token_env[0]} or run `imagegate keys set {PROVIDER.id}`",
         )
     base = (context.base_url or PROVIDER.base_url or "").rstrip("/")
+    if context.resume_task:  # submitted by an earlier run (a server restart): poll it again
+        task_id = context.resume_task
+        metadata: dict[str, Any] = {"task_id": task_id, "resumed": True}
+        submitted = time.monotonic()
+        context.report("running", message=f"picking up task {task_id}")
+    else:
+        task_id, metadata, submitted = await _submit(base, request, model, token, context)
+    state = await _poll(base, task_id, token, model, context, submitted)
+    metadata["status"] = state.word
+    return [
+        GeneratedImage(
+            url=url,
+            data=await _bytes_of(url, context),
+            seed=request.seed,
+            width=request.width,
+            height=request.height,
+            metadata=dict(metadata),
+        )
+        for url in state.images[: max(1, request.n)]
+    ]
+
+
+async def _submit(
+    base: str, request: ImageRequest, model: Model, token: str, context: GenerateContext
+) -> tuple[str, dict[str, Any], float]:
+    """Submit the task: its id, what the answer said, and when (reported with the id, so a
+    caller can resume the task with `context.resume_task`)."""
     response = await context.client.post(
         f"{base}/images/generations",
         json=wire.submit_body(request, model),
@@ -72,20 +100,8 @@ async def generate_images(
     metadata: dict[str, Any] = {"task_id": task_id, **wire.limits(response)}
     if isinstance(answer.get("request_id"), str):
         metadata["request_id"] = answer["request_id"]
-    context.report("submitted", message=f"task {task_id}")
-    state = await _poll(base, task_id, token, model, context, submitted)
-    metadata["status"] = state.word
-    return [
-        GeneratedImage(
-            url=url,
-            data=await _bytes_of(url, context),
-            seed=request.seed,
-            width=request.width,
-            height=request.height,
-            metadata=dict(metadata),
-        )
-        for url in state.images[: max(1, request.n)]
-    ]
+    context.report("submitted", message=f"task {task_id}", task_id=task_id)
+    return task_id, metadata, submitted
 
 
 async def _bytes_of(url: str, context: GenerateContext) -> bytes | None:
