@@ -4,9 +4,9 @@ A request through FastAPI passes a dozen ASGI layers before a route runs (error 
 exception middlewares, the body-limit and telemetry wrappers, the exit stack, the router and
 the route's own wrappers); profiled at concurrency 50 they were about a sixth of the
 server's CPU per request. The generation route needs none of them: it reads its own body
-with a cap and maps its own errors. So this one path and method go to the
-handler under the request log (and the rate limiter, when limits are set) only, everything else to FastAPI as before, which still
-documents the route (`/docs`, `/openapi.json`).
+with a cap and maps its own errors. So this one path and method go to the handler under the
+request log (and the rate limiter, when limits are set) only, everything else to FastAPI as
+before, which still documents the route (`/docs`, `/openapi.json`).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ ERROR_STATUSES: dict[int, str] = {
     429: "Rate limited, or every token's quota is spent; `Retry-After` says when to retry",
     500: "The provider accepted the job and failed it",
     502: "The provider answered with an error or could not be reached",
-    503: "The state store (Redis) or image store cannot be reached: no jobs or `Idempotency-Key` records; retry shortly",
+    503: "The state store (Redis) or image store cannot be reached (no jobs, no "
+    "`Idempotency-Key` records); retry shortly",
     504: "The request's deadline passed",
 }
 
