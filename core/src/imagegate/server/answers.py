@@ -82,13 +82,18 @@ async def render(
     return body
 
 
-async def from_record(record: dict[str, Any], media: MediaStore, base: str) -> dict[str, Any]:
-    """The body a record stands for, its links under `base`; `ImagesGone` if a `b64_json`
-    image has expired."""
+async def from_record(
+    record: dict[str, Any], media: MediaStore, base: str, *, check: bool = True
+) -> dict[str, Any]:
+    """The body a record stands for, its links under `base`; `ImagesGone` if an image has
+    expired or is not in this server's media store (another replica's own disk): a link
+    this server cannot serve is never handed out. `check=False` for images just stored."""
     data = []
     for item in record.get("data", ()):
         if _FILE_REF in item:
             key = item[_FILE_REF]
+            if check and await media.head(key) is None:
+                raise ImagesGone(key)
             rest = {k: v for k, v in item.items() if k != _FILE_REF}
             item = {"url": f"{base}/v1/images/files/{key}", **rest}
         elif _B64_REF in item:

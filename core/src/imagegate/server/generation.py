@@ -123,7 +123,8 @@ class Generations:
             if not keep:
                 return json_response(await render(result, warnings, base)), None
             record = await render(result, warnings, base, record=self.media)
-            return json_response(await from_record(record, self.media, base)), {
+            body = await from_record(record, self.media, base, check=False)
+            return json_response(body), {
                 "kind": "body",
                 "record": record,
             }

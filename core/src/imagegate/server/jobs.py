@@ -69,6 +69,8 @@ class _Live:
     listeners: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
     final: dict[str, Any] | None = None
     """The job's record once it has ended."""
+    lost: bool = False
+    """Its claim lapsed and another process took the job: this one stops, records nothing."""
 
     def report(self, report: Progress) -> None:
         if report.partial_image is not None:
@@ -318,7 +320,7 @@ class Jobs:
             except ImagegateError as exc:
                 final = {"status": "failed", "error": self.envelope(exc, tokens is not None)}
         except asyncio.CancelledError:
-            if not self.runner.closing:
+            if not self.runner.closing and not live.lost:
                 cancelled = Cancelled(f"job {job_id} was cancelled by its caller")
                 final = {"status": "cancelled", "error": self.envelope(cancelled, False)}
             raise
@@ -338,7 +340,7 @@ class Jobs:
                     found = await self._find(job_id)
                     if found is not None:
                         await self._end(found, final, live)
-                else:  # stopping: leave it resumable for the next process, at once
+                elif not live.lost:  # stopping: leave it resumable for the next process
                     await self._state(self._state_of().delete(CLAIMS, job_id))
             except ImagegateError as exc:
                 log.error("job %s: its outcome could not be recorded: %s", job_id, exc.message)
@@ -364,7 +366,13 @@ class Jobs:
                         _task_model=live.task_model,
                     )
                     await self._put(record)
-                await self._claim(job_id, renew=True)
+                if not await self._claim(job_id, renew=True):
+                    # our claim lapsed (a stalled process) and another took the job over:
+                    # it runs there now, from the same provider tasks
+                    log.warning("job %s: taken over by another server; stopping here", job_id)
+                    live.lost = True
+                    work.cancel()
+                    return
             except ImagegateError as exc:
                 log.warning("job %s: state store: %s", job_id, exc.message)
 
@@ -402,9 +410,8 @@ class Jobs:
 
     async def _claim(self, job_id: str, *, renew: bool = False) -> bool:
         state, mine = self._state_of(), {"by": self.instance}
-        if renew:
-            await self._state(state.put(CLAIMS, job_id, mine, ttl=CLAIM_TTL))
-            return True
+        if renew:  # only while it is still ours (StateStore.hold)
+            return await self._state(state.hold(CLAIMS, job_id, mine, ttl=CLAIM_TTL))
         return await self._state(state.add(CLAIMS, job_id, mine, ttl=CLAIM_TTL)) is None
 
     @staticmethod
