@@ -2,7 +2,7 @@
 
     uv run --with py-spy python bench/profile_server.py            # c=50, instant upstream
     uv run --with py-spy python bench/profile_server.py --target forwarder   # the reference
-    uv run python bench/profile_server.py --no-profile --pythonpath /tmp/old/core/src  # A/B
+    uv run python bench/profile_server.py --no-profile --pythonpath /tmp/old-src  # A/B
 
 Starts `bench/upstream.py` and `imagegate serve` exactly as bench/server_load.py does (A4F
 plugin, links passed through, history off), loads it with the same closed-loop client, and
