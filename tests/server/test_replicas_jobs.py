@@ -160,3 +160,22 @@ def test_a_job_a_killed_replica_cannot_resume_fails_via_the_other_saying_why(
     assert done["error"]["code"] == "INTERRUPTED"
     assert "Fake gives no task id" in done["error"]["message"]
     assert "submit it again" in done["error"]["message"]
+
+
+def test_a_job_on_its_callers_own_token_stays_on_its_replica_and_resumes_on_the_next_get(
+    replicas,  # noqa: F811
+    modelscope_emulator,
+):
+    modelscope_emulator.control.task_seconds = 6
+    a, b = replicas(2, IMAGEGATE_MODELSCOPE_BASE_URL=modelscope_emulator.base_url)  # open
+    caller = "ms:valid-token-0001"  # never stored, so only A, which has it, runs the job
+    raw = client_for(a, caller).images.with_raw_response.generate(
+        model="ms/flux-2", prompt="a cute cat", size="512x512", extra_headers=ASYNC
+    )
+    job_id = json.loads(raw.content)["id"]
+    poll(client_for(a, caller), job_id, lambda job: job["progress"] is not None)
+    kill(replicas.started[0])
+    done = poll(client_for(b, caller), job_id, lambda job: job["status"] != "running")
+    assert done["status"] == "succeeded", done
+    submits = [r for r in modelscope_emulator.requests if r.method == "POST"]
+    assert len(submits) == 1

@@ -101,8 +101,9 @@ class StreamRunner(LocalRunner):
                 found = await self._next()
             except Exception as exc:  # Redis away: try again, never stop reading
                 self._room.release()
-                self._grouped = False  # a restarted Redis may have lost the group
-                log.warning("job stream: %s", getattr(exc, "message", type(exc).__name__))
+                if self._grouped:  # said once; a restarted Redis may have lost the group
+                    log.warning("job stream: %s", getattr(exc, "message", type(exc).__name__))
+                self._grouped = False
                 await asyncio.sleep(SWEEP)
                 continue
             if found is None or self.holds(found[1]):
@@ -124,7 +125,7 @@ class StreamRunner(LocalRunner):
             self._next_sweep = time.monotonic() + SWEEP
             await self._forget_stale()
         answer = await self.state._call(
-            lambda r: r.xreadgroup(GROUP, self.consumer, {self.key: ">"}, 1, BLOCK_MS)
+            lambda r: r.xreadgroup(GROUP, self.consumer, {self.key: ">"}, count=1, block=BLOCK_MS)
         )
         return _first(answer[0][1]) if answer else None
 
