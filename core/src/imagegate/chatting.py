@@ -58,16 +58,7 @@ async def achat(
 ) -> ChatResult:
     started = time.monotonic()
     request = build_chat_request(messages, model=model, **params)
-    entry, context, tokens, secrets = _prepare(gate, request, token, timeout, started)
-    model = entry.model
-    try:
-        data = await asyncio.wait_for(
-            _attempts(gate, entry, request, tokens, context), timeout=context.remaining()
-        )
-    except asyncio.TimeoutError:
-        raise _timeout(model, context, started) from None
-    except ImagegateError as exc:
-        raise exc.redacted(secrets) from None
+    data, model, _, _ = await _first_answer(gate, request, token, timeout, started)
     if not isinstance(data, dict):
         raise ProviderError(
             f"{model.provider.display_name} answered {model.full_id} with a stream; the "
@@ -96,16 +87,7 @@ async def astream_chat(
     started = time.monotonic()
     request = build_chat_request(messages, model=model, **params)
     request = request.model_copy(update={"stream": True})
-    entry, context, tokens, secrets = _prepare(gate, request, token, timeout, started)
-    model = entry.model
-    try:
-        first = await asyncio.wait_for(
-            _attempts(gate, entry, request, tokens, context), timeout=context.remaining()
-        )
-    except asyncio.TimeoutError:
-        raise _timeout(model, context, started) from None
-    except ImagegateError as exc:
-        raise exc.redacted(secrets) from None
+    first, model, context, secrets = await _first_answer(gate, request, token, timeout, started)
     if isinstance(first, dict):  # a plugin that cannot stream: its answer as chunks
         for chunk in as_chunks(first):
             yield {**chunk, "model": model.full_id}
@@ -128,6 +110,28 @@ async def astream_chat(
         closer = getattr(rest, "aclose", None)
         if closer is not None:
             await closer()
+
+
+async def _first_answer(
+    gate: Gate,
+    request: ChatRequest,
+    token: str | Sequence[str] | None,
+    timeout: float | None,
+    started: float,
+) -> tuple[Any, ChatModel, GenerateContext, list[str]]:
+    """The provider's answer (or a stream's first chunk and the rest), within the deadline,
+    its errors redacted; with the model, the call's context and the secrets to redact."""
+    entry, context, tokens, secrets = _prepare(gate, request, token, timeout, started)
+    model = entry.model
+    try:
+        answer = await asyncio.wait_for(
+            _attempts(gate, entry, request, tokens, context), timeout=context.remaining()
+        )
+    except asyncio.TimeoutError:
+        raise _timeout(model, context, started) from None
+    except ImagegateError as exc:
+        raise exc.redacted(secrets) from None
+    return answer, model, context, secrets
 
 
 def as_chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:

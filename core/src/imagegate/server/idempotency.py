@@ -26,7 +26,7 @@ from imagegate.errors import InvalidRequest
 from imagegate.state import StateError, StateStore
 
 from .job_records import StateUnavailable
-from .limits import ClientGone
+from .limits import ClientGone, unless_disconnected
 
 __all__ = ["KEEP", "Idempotency", "IdempotencyConflict"]
 
@@ -135,10 +135,10 @@ class Idempotency:
         """The first try's outcome once it has one; None when it ended without one."""
         local = self._local.get(slot)
         if local is not None:
-            outcome = await _unless_gone(request, asyncio.shield(local))
+            outcome = await unless_disconnected(request, asyncio.shield(local))
             return None if outcome is _AGAIN else outcome
         while time.monotonic() < deadline:  # it runs in another process: watch its record
-            await _unless_gone(request, asyncio.sleep(POLL))
+            await unless_disconnected(request, asyncio.sleep(POLL))
             found = await self._call(self._state().get(NS, slot))
             if found is None:
                 return None
@@ -164,25 +164,3 @@ class Idempotency:
 def _replayed(response: Response) -> Response:
     response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-async def _unless_gone(request: Request, work: Awaitable[Any]) -> Any:
-    """Await `work` unless the client disconnects first (ClientGone)."""
-
-    async def gone() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    watcher = asyncio.ensure_future(gone())
-    task = asyncio.ensure_future(work)
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            return task.result()
-        raise ClientGone
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task

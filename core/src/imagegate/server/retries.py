@@ -17,7 +17,6 @@ the gateway has already retried the provider itself, so:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .limits import ClientGone
+from .limits import ClientGone, unless_disconnected
 from .retry_advice import should_retry
 
 __all__ = ["GRACE", "WINDOW", "Flight", "RetryJoins", "should_retry"]
@@ -113,7 +112,7 @@ class RetryJoins:
         flight.joiners += 1
         flight.disarm()
         try:
-            kept_answer = await _until_gone(request, asyncio.shield(flight.answer))
+            kept_answer = await unless_disconnected(request, asyncio.shield(flight.answer))
         finally:
             flight.joiners -= 1
             if flight.gone and not flight.answer.done():
@@ -167,25 +166,3 @@ async def _watch(request: Request, flight: Flight, grace: float) -> None:
         pass
     flight.gone = True
     flight.arm(grace)
-
-
-async def _until_gone(request: Request, work: Awaitable[Kept]) -> Kept:
-    """Await `work` unless this client disconnects first (ClientGone)."""
-    watcher = asyncio.ensure_future(_disconnected(request))
-    task = asyncio.ensure_future(work)
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            return task.result()
-        raise ClientGone
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass

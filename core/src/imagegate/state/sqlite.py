@@ -172,59 +172,50 @@ class SQLiteState(SQLiteHistory, StateStore):
     async def add(
         self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
     ) -> dict[str, Any] | None:
-        text = json.dumps(value, separators=(",", ":"))
-
         def work(db: sqlite3.Connection) -> dict[str, Any] | None:
-            now = self._clock()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute(
-                    "SELECT value FROM records WHERE namespace = ? AND key = ? "
-                    "AND (expires IS NULL OR expires > ?)",
-                    (namespace, key, now),
-                ).fetchone()
-                if row is None:
-                    db.execute(
-                        "INSERT OR REPLACE INTO records (namespace, key, value, expires) "
-                        "VALUES (?, ?, ?, ?)",
-                        (namespace, key, text, self._expiry(ttl)),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return None if row is None else json.loads(row[0])
+            return self._write_if(db, namespace, key, value, ttl, lambda live: live is None)
 
         return await self._run(work, lambda m: m.add(namespace, key, value, ttl=ttl))
 
     async def hold(
         self, namespace: str, key: str, value: dict[str, Any], *, ttl: float | None = None
     ) -> bool:
-        text = json.dumps(value, separators=(",", ":"))
-
         def work(db: sqlite3.Connection) -> bool:
-            now = self._clock()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = db.execute(
-                    "SELECT value FROM records WHERE namespace = ? AND key = ? "
-                    "AND (expires IS NULL OR expires > ?)",
-                    (namespace, key, now),
-                ).fetchone()
-                free = row is None or json.loads(row[0]) == value
-                if free:
-                    db.execute(
-                        "INSERT OR REPLACE INTO records (namespace, key, value, expires) "
-                        "VALUES (?, ?, ?, ?)",
-                        (namespace, key, text, self._expiry(ttl)),
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return free
+            live = self._write_if(db, namespace, key, value, ttl, lambda v: v in (None, value))
+            return live is None or live == value
 
         return await self._run(work, lambda m: m.hold(namespace, key, value, ttl=ttl))
+
+    def _write_if(
+        self,
+        db: sqlite3.Connection,
+        namespace: str,
+        key: str,
+        value: dict[str, Any],
+        ttl: float | None,
+        allowed: Callable[[dict[str, Any] | None], bool],
+    ) -> dict[str, Any] | None:
+        """Write `value` if `allowed(the live value or None)`, in one transaction; returns
+        the live value it found."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT value FROM records WHERE namespace = ? AND key = ? "
+                "AND (expires IS NULL OR expires > ?)",
+                (namespace, key, self._clock()),
+            ).fetchone()
+            live = None if row is None else json.loads(row[0])
+            if allowed(live):
+                db.execute(
+                    "INSERT OR REPLACE INTO records (namespace, key, value, expires) "
+                    "VALUES (?, ?, ?, ?)",
+                    (namespace, key, json.dumps(value, separators=(",", ":")), self._expiry(ttl)),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return live
 
     async def delete(self, namespace: str, key: str | None = None) -> int:
         def work(db: sqlite3.Connection) -> int:
