@@ -202,6 +202,18 @@ def test_serve_takes_several_rate_limit_windows(invoke, monkeypatch):
     assert seen["rate_limits"] == ["10/second", "1000/hour"]
 
 
+def test_serve_passes_max_jobs_and_refuses_less_than_one(invoke, monkeypatch):
+    import imagegate.server
+
+    seen = {}
+    monkeypatch.setattr(imagegate.server, "serve", lambda **kwargs: seen.update(kwargs))
+    assert invoke("serve", "--max-jobs", "4").code == 0
+    assert seen["max_jobs"] == 4
+    refused = invoke("serve", "--max-jobs", "0")
+    assert refused.code == 2
+    assert "--max-jobs" in refused.stderr
+
+
 def test_serve_refuses_a_rate_limit_it_cannot_read(invoke, monkeypatch):
     import imagegate.server
 

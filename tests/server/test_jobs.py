@@ -206,3 +206,26 @@ def test_an_idempotency_key_replays_the_same_job(base_url, fake):
     assert again.headers["idempotent-replayed"] == "true"
     wait_for(client, json.loads(first.content)["id"])
     assert len(fake.calls) == 1
+
+
+def test_a_server_with_room_for_one_job_keeps_the_next_queued_until_then(
+    live_server, fake, monkeypatch
+):
+    monkeypatch.setenv("IMAGEGATE_MAX_JOBS", "1")
+    fake.delay = 60.0
+    client = sdk(live_server(imagegate.Gate(plugins=[fake], use_stored_tokens=False)))
+    (_, first, _), (_, second, _) = submit(client), submit(client)
+    wait_for(client, first["id"], until=("running",))
+    assert job(client, second["id"])["status"] == "queued"  # no room for it yet
+    client.delete(f"/images/jobs/{first['id']}", cast_to=object)
+    assert wait_for(client, second["id"], until=("running",))["status"] == "running"
+    client.delete(f"/images/jobs/{second['id']}", cast_to=object)
+    assert wait_for(client, second["id"])["status"] == "cancelled"
+
+
+def test_a_max_jobs_setting_that_is_not_a_positive_number_stops_the_start(monkeypatch):
+    from imagegate.server import create_app
+
+    monkeypatch.setenv("IMAGEGATE_MAX_JOBS", "none")
+    with pytest.raises(ValueError, match="IMAGEGATE_MAX_JOBS"):
+        create_app(imagegate.Gate(plugins=[FakePlugin()], use_stored_tokens=False))

@@ -78,6 +78,13 @@ INSTALL_HINT = "the server needs the `server` extra: pip install 'imagegate[serv
     help="Requests per caller (API key, else client IP), e.g. 60/minute; repeat for "
     "several windows (env IMAGEGATE_RATE_LIMIT, comma-separated). Shared by replicas on Redis.",
 )
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    envvar="IMAGEGATE_MAX_JOBS",
+    help="Async jobs run at once in each worker (default 16; env IMAGEGATE_MAX_JOBS). On "
+    "Redis, a full replica leaves new jobs to the others.",
+)
 def serve(
     host: str,
     port: int,
@@ -88,6 +95,7 @@ def serve(
     max_image_bytes: int | None,
     fallbacks: tuple[str, ...],
     rate_limits: tuple[str, ...],
+    max_jobs: int | None,
     **storage,
 ) -> None:
     """Run the OpenAI-compatible HTTP server (POST /v1/images/generations, GET /v1/models)."""
@@ -121,6 +129,8 @@ def serve(
         raise click.BadParameter(exc.message, param_hint="--rate-limit") from None
     if limits:
         extra["rate_limits"] = [r.text for r in limits]
+    if max_jobs is not None:
+        extra["max_jobs"] = max_jobs
     try:
         run_server(
             host=host,

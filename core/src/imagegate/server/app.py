@@ -55,6 +55,7 @@ __all__ = ["create_app"]
 MAX_BODY = 64 * 1024
 """Bytes; a 4000-character prompt in any script fits several times over."""
 _OFF = {"0", "off", "false", "no"}
+MAX_JOBS_ENV = "IMAGEGATE_MAX_JOBS"
 
 
 def create_app(
@@ -70,6 +71,7 @@ def create_app(
     retention: float | str | None = None,
     fallbacks: Mapping[str, str | Sequence[str]] | str | None = None,
     rate_limits: Iterable[str] | str | None = None,
+    max_jobs: int | None = None,
 ) -> FastAPI:
     """The ASGI app. Without `gate`, one is made (stored tokens only when protected).
 
@@ -84,6 +86,8 @@ def create_app(
     models tried when it cannot serve (`{"gitee/FLUX.1-dev": ["ms/flux-1"]}`, or
     `A=B,C;D=E`); default `IMAGEGATE_FALLBACKS`, read by the gate.
     `rate_limits` (or `IMAGEGATE_RATE_LIMIT`) are windows like `60/minute` per caller.
+    `max_jobs` (or `IMAGEGATE_MAX_JOBS`, default 16) async jobs run here at a time; on
+    Redis, a replica that is full leaves new jobs to the others.
     """
     timeout = check_timeout(timeout)
     max_body = check_byte_size(max_body, "max_body")
@@ -123,6 +127,7 @@ def create_app(
         envelope=describe,
         fallbacks=chains,
         history=history,
+        max_jobs=job_room(max_jobs),
     )
     timely = Generations(
         gate,
@@ -377,6 +382,21 @@ def create_app(
                 raise missing from None  # its message names the closest image models
 
     return app
+
+
+def job_room(value: int | None) -> int:
+    """How many async jobs run here at once: `value`, else `IMAGEGATE_MAX_JOBS`, else 16."""
+    if value is None:
+        setting = os.environ.get(MAX_JOBS_ENV, "").strip()
+        if not setting:
+            return 16
+        try:
+            value = int(setting)
+        except ValueError:
+            value = 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_jobs ({MAX_JOBS_ENV}) must be a whole number of at least 1")
+    return value
 
 
 def job_retention() -> float:

@@ -2,9 +2,9 @@
 
 `Jobs` (jobs.py) keeps every job in the state store and decides what runs; a `JobRunner`
 runs it. `LocalRunner` runs jobs as asyncio tasks of this process, at most `max_jobs` at a
-time (the rest stay `queued`). A runner that hands jobs to other replicas (Redis Streams)
-implements the same four methods; the records, ids, ownership and resume logic stay in
-`Jobs`.
+time (the rest stay `queued`). `StreamRunner` (stream_runner.py) also hands jobs to every
+replica on one Redis (`shared`: `submit`, `renew`); the records, ids, ownership and resume
+logic stay in `Jobs`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,20 @@ class JobRunner(ABC):
 
     closing: bool = False
     """True once `aclose` began: a job cancelled now leaves its record resumable."""
+    shared: bool = False
+    """Whether `submit` hands a job to whichever replica has room (else only `start`)."""
+
+    def begin(self) -> None:
+        """Start taking jobs from other replicas (only where `shared`; in the event loop)."""
+        return None
+
+    async def submit(self, job_id: str) -> None:
+        """Queue a job for any replica (only where `shared`)."""
+        raise NotImplementedError
+
+    async def renew(self, job_id: str) -> bool:
+        """Keep a submitted job running here; False once another replica took it over."""
+        raise NotImplementedError
 
     @abstractmethod
     def start(self, job_id: str, work: Work) -> None:

@@ -10,6 +10,11 @@ its caller's next GET) takes the claim and resumes it from the provider's task i
 a reason when the provider has no task to pick up. A job waits for its own caller only when
 it runs on that caller's provider token (never stored): then its next GET resumes it, and
 its deadline still ends it. So a job is never `running` forever.
+
+On a Redis state store, every job that needs no caller's token goes through a Redis
+stream instead (`StreamRunner`, stream_runner.py): any replica with room runs it, and the
+stream's pending entries, not the claims, say which replica holds it and hand a dead
+replica's jobs to another (`_take`, through the same recovery).
 """
 
 from __future__ import annotations
@@ -103,13 +108,14 @@ class Jobs:
         envelope: Callable[[ImagegateError, bool], dict[str, Any]] | None = None,
         fallbacks: Any = None,
         history: bool = True,
+        max_jobs: int = 16,
     ) -> None:
         self.gate, self.media, self.timeout, self.retention = gate, media, timeout, retention
         self.fallbacks, self.history = fallbacks, history
-        self.runner = runner or LocalRunner()
+        self.instance = fingerprint(new_job_id())
+        self.runner = runner or self._runner_for(gate, max_jobs)
         self.envelope = envelope or (lambda exc, sent_tokens=False: exc.to_openai()["error"])
         """The error object a record keeps (worded for a caller who sent tokens or not)."""
-        self.instance = fingerprint(new_job_id())
         self._live: dict[str, _Live] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -135,6 +141,11 @@ class Jobs:
             model=model or params.get("model") or DEFAULT_MODEL,
             timeout=self.timeout,
         )
+        if self.runner.shared and not tokens:  # any replica may run it
+            record["_stream"] = True
+            await self._put(record)
+            await self._state(self.runner.submit(job_id))
+            return record
         await self._put(record)
         await self._state(self._state_of().put(LIVE, job_id, {}, ttl=self.retention))
         await self._claim(job_id, renew=True)
@@ -144,7 +155,8 @@ class Jobs:
     async def get(self, job_id: str, owner: str, tokens: str | None) -> dict[str, Any]:
         """The caller's job; one that lost its process is picked up (or failed) first."""
         record = owned(await self._find(job_id), job_id, owner)
-        if record["status"] in ACTIVE and not self.runner.holds(job_id):
+        shared = record.get("_stream")  # its stream recovers it
+        if record["status"] in ACTIVE and not shared and not self.runner.holds(job_id):
             record = await self._recover(record, tokens)
         return record
 
@@ -218,6 +230,7 @@ class Jobs:
         """Begin sweeping for jobs that lost their process (call inside the event loop)."""
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+            self.runner.begin()
 
     async def aclose(self) -> None:
         if self._sweeper is not None:
@@ -259,27 +272,52 @@ class Jobs:
         if not await self._claim(job_id):
             return record
         if time.time() >= record["_deadline"]:
-            timeout = Timeout(f"job {job_id} did not finish before its deadline")
-            return await self._end(
-                record, {"status": "failed", "error": self.envelope(timeout, False)}
-            )
+            return await self._expire(record)
         if record["_token"] is not None and (
             tokens is None or fingerprint(tokens) != record["_token"]
         ):
             await self._state(state.delete(CLAIMS, job_id))  # its caller's next GET resumes it
             return record
         if record["status"] == "running" and not record["_tasks"]:
-            provider = self._provider_name(record["model"])
-            stopped = Interrupted(
-                f"the server stopped while job {job_id} was running, and {provider} gives no "
-                "task id to pick the generation up again; submit it again"
-            )
-            return await self._end(
-                record, {"status": "failed", "error": self.envelope(stopped, False)}
-            )
-        resume = {int(index): task for index, task in record["_tasks"].items()}
-        self._start(record, tokens if record["_token"] is not None else None, resume)
+            return await self._interrupt(record)
+        self._start(record, tokens if record["_token"] is not None else None, _resume(record))
         return record
+
+    async def _take(self, job_id: str) -> bool:
+        """Run a job this replica read from the stream: a new one, or one whose replica
+        stopped (resumed, restarted or failed as `_recover` would). True once it has
+        ended, so its entry is done with."""
+        try:
+            record = await self._find(job_id)
+            if record is not None and record["status"] in ACTIVE:
+                if time.time() >= record["_deadline"]:
+                    await self._expire(record)
+                elif record["status"] == "running" and not record["_tasks"]:
+                    await self._interrupt(record)
+                else:
+                    await self._execute(job_id, None, _resume(record))
+        except asyncio.CancelledError:  # by its caller, or it went to another replica
+            if self.runner.closing:
+                return False
+            current = asyncio.current_task()
+            if current is not None and hasattr(current, "uncancel"):  # Python 3.11+
+                current.uncancel()  # handled: what follows may use timeouts again
+        if self.runner.closing:
+            return False  # left pending: another replica resumes it
+        record = await self._find(job_id)
+        return record is None or record["status"] not in ACTIVE
+
+    async def _expire(self, record: dict[str, Any]) -> dict[str, Any]:
+        timeout = Timeout(f"job {record['id']} did not finish before its deadline")
+        return await self._end(record, {"status": "failed", "error": self.envelope(timeout, False)})
+
+    async def _interrupt(self, record: dict[str, Any]) -> dict[str, Any]:
+        provider = self._provider_name(record["model"])
+        stopped = Interrupted(
+            f"the server stopped while job {record['id']} was running, and {provider} gives "
+            "no task id to pick the generation up again; submit it again"
+        )
+        return await self._end(record, {"status": "failed", "error": self.envelope(stopped, False)})
 
     def _start(self, record: dict[str, Any], tokens: str | None, resume: dict[int, str]) -> None:
         job_id = record["id"]
@@ -366,7 +404,7 @@ class Jobs:
                         _task_model=live.task_model,
                     )
                     await self._put(record)
-                if not await self._claim(job_id, renew=True):
+                if not await self._renew(record):
                     # our claim lapsed (a stalled process) and another took the job over:
                     # it runs there now, from the same provider tasks
                     log.warning("job %s: taken over by another server; stopping here", job_id)
@@ -408,6 +446,12 @@ class Jobs:
     async def _put(self, record: dict[str, Any]) -> None:
         await self._state(self._state_of().put(NS, record["id"], record, ttl=self.retention))
 
+    async def _renew(self, record: dict[str, Any]) -> bool:
+        """Keep holding a running job: its stream entry, or its claim."""
+        if record.get("_stream"):
+            return await self._state(self.runner.renew(record["id"]))
+        return await self._claim(record["id"], renew=True)
+
     async def _claim(self, job_id: str, *, renew: bool = False) -> bool:
         state, mine = self._state_of(), {"by": self.instance}
         if renew:  # only while it is still ours (StateStore.hold)
@@ -423,11 +467,24 @@ class Jobs:
                 "this server's state store is unavailable, so jobs cannot be kept; try again later"
             ) from exc
 
+    def _runner_for(self, gate: Gate, max_jobs: int) -> JobRunner:
+        """A stream shared by every replica on a Redis store; this process's tasks else."""
+        if gate.state.kind != "redis":
+            return LocalRunner(max_jobs)
+        from .stream_runner import StreamRunner
+
+        return StreamRunner(gate.state, consumer=self.instance, take=self._take, max_jobs=max_jobs)
+
     def _provider_name(self, model: str) -> str:
         try:
             return self.gate.get_model(model).provider.display_name
         except ImagegateError:
             return "the provider"
+
+
+def _resume(record: dict[str, Any]) -> dict[int, str]:
+    """The provider task ids to pick a job up from, by image index."""
+    return {int(index): task for index, task in record["_tasks"].items()}
 
 
 def _past(status: str) -> str:

@@ -116,11 +116,12 @@ def serve(
     max_image_bytes: int | None = None,
     fallbacks: str | None = None,
     rate_limits: list[str] | None = None,
+    max_jobs: int | None = None,
 ) -> None:
     """Run the server until interrupted (blocking). UnsafeBinding or CannotListen before
     anything starts; `timeout`, `max_body` and `max_image_bytes` as in `create_app` and
     `Gate`; `fallbacks` is the `IMAGEGATE_FALLBACKS` setting (`A=B,C;D=E`) for every
-    worker."""
+    worker; `max_jobs` async jobs run at once in each (`IMAGEGATE_MAX_JOBS`)."""
     import uvicorn
 
     api_key = api_key or os.environ.get("IMAGEGATE_API_KEY") or None
@@ -139,6 +140,8 @@ def serve(
         os.environ["IMAGEGATE_API_KEY"] = api_key
     if rate_limits:
         os.environ["IMAGEGATE_RATE_LIMIT"] = ",".join(rate_limits)
+    if max_jobs is not None:
+        os.environ["IMAGEGATE_MAX_JOBS"] = str(max_jobs)
     http, http_options = http_protocol()
     uvicorn.run(
         "imagegate.server.run:app_from_env",
