@@ -136,12 +136,29 @@ async def _send(
         sent["Authorization"] = f"Bearer {token}"
     return await context.client.request(
         method,
-        url(context, path),
+        _parsed(url(context, path)),
         params=dict(params) if params else None,
         json=json,
         headers=sent,
         timeout=max(0.01, context.remaining()),
     )
+
+
+_PARSED: dict[str, httpx.URL] = {}
+
+
+def _parsed(address: str) -> httpx.URL:
+    """`address` as httpx's URL, parsed once: httpx parses a string URL on every request
+    (~20 us, about 2% of the server's CPU per request; bench/profile_server.py), and a
+    provider's endpoints are few. Task URLs come and go, so the memory is bounded."""
+    found = _PARSED.get(address)
+    if found is None:
+        import httpx
+
+        if len(_PARSED) >= 512:
+            _PARSED.clear()
+        found = _PARSED[address] = httpx.URL(address)
+    return found
 
 
 def image_bytes(
