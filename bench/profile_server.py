@@ -14,6 +14,7 @@ asyncio, imagegate's server and core), each also as microseconds per request. Sa
 slows the server: compare shares, and take CPU per request from a `--no-profile` run. The
 collapsed stacks are kept (speedscope.app reads them). `--pythonpath` runs the server on
 another copy of core/src, to compare a change with what it replaced in alternating runs.
+`BENCH_HISTORY=on` keeps the server's history on (off by default, as in server_load.py).
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def main() -> None:
                 "IMAGEGATE_LOAD_PLUGINS": "a4f",
                 "IMAGEGATE_HOME": str(logdir / "home"),
                 "IMAGEGATE_PASS_LINKS": "a4f",
-                "IMAGEGATE_HISTORY": "off",
+                "IMAGEGATE_HISTORY": os.environ.get("BENCH_HISTORY", "off"),
                 **({"PYTHONPATH": args.pythonpath} if args.pythonpath else {}),
             },
         )
