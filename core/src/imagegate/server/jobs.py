@@ -56,6 +56,8 @@ __all__ = ["CLAIM_TTL", "HEARTBEAT", "RETENTION", "Jobs"]
 log = logging.getLogger("imagegate.server")
 
 NS, LIVE, CLAIMS = "jobs", "jobs-active", "job-claims"
+CANCELS = "job-cancels"
+"""A cancel asked in another process: a key of its own, which no progress write replaces."""
 HEARTBEAT = 1.0
 CLAIM_TTL = 3.0
 RETENTION = 24 * 3600.0
@@ -179,7 +181,8 @@ class Jobs:
                     break
                 await asyncio.sleep(0.02)
             return owned(await self._find(job_id), job_id, owner)
-        # queued or running in another process: its runner sees `_cancel` within a heartbeat
+        # queued or running in another process: its runner sees the mark within a heartbeat
+        await self._state(self._state_of().put(CANCELS, job_id, {}, ttl=self.retention))
         return await self._end(record, outcome)
 
     async def follow(
@@ -393,7 +396,7 @@ class Jobs:
             live.urgent.clear()
             try:
                 record = await self._find(job_id)
-                if record is None or record.get("_cancel"):
+                if record is None or record.get("_cancel") or await self._cancelled(job_id):
                     work.cancel()
                     return
                 if live.changed:
@@ -418,8 +421,11 @@ class Jobs:
         self, record: dict[str, Any], outcome: dict[str, Any], live: _Live | None = None
     ) -> dict[str, Any]:
         now = time.time()
-        if record.get("_cancel") and outcome["status"] != "cancelled":
-            outcome = {"status": "cancelled", "error": record.get("error")}
+        if outcome["status"] != "cancelled" and (
+            record.get("_cancel") or await self._cancelled(record["id"])
+        ):
+            cancelled = Cancelled(f"job {record['id']} was cancelled by its caller")
+            outcome = {"status": "cancelled", "error": self.envelope(cancelled, False)}
         record.update(outcome, finished_at=int(now), expires_at=int(now + self.retention))
         record["_cancel"] = record["status"] == "cancelled"
         if live is not None and live.progress is not None:
@@ -437,6 +443,9 @@ class Jobs:
 
     def _state_of(self):
         return self.gate.state
+
+    async def _cancelled(self, job_id: str) -> bool:
+        return await self._state(self._state_of().get(CANCELS, job_id)) is not None
 
     async def _find(self, job_id: str) -> dict[str, Any] | None:
         if not valid_id(job_id):
