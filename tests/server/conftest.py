@@ -45,10 +45,28 @@ def live_server() -> Iterator[Callable[..., str]]:
     started: list[ServerThread] = []
 
     def start(gate: imagegate.Gate, **options) -> str:
-        server = ServerThread(create_app(gate, **options)).start()
+        server = ServerThread(_closing(create_app(gate, **options), gate)).start()
         started.append(server)
         return server.url
 
     yield start
     for server in started:
         server.stop()
+
+
+def _closing(app, gate: imagegate.Gate):
+    """The app, closing `gate` as its server shuts down, on the server's own loop (where
+    the gate's HTTP client lives): `create_app` closes only a gate it made itself."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def closing_send(message):
+            if message["type"] == "lifespan.shutdown.complete":
+                await gate.aclose()
+            await send(message)
+
+        return await app(scope, receive, closing_send)
+
+    return wrapped
