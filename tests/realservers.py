@@ -50,6 +50,18 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 15.0) -
     return False
 
 
+def stop(process: subprocess.Popen | None) -> None:
+    """Terminate a server we started, killing it if it does not go within 10 s."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class RedisServer:
     """One redis-server process on a loopback port; `stop()` and `start()` again keep the
     port, so tests can take Redis away and bring it back."""
@@ -88,14 +100,8 @@ class RedisServer:
             unavailable("redis-server", f"`{' '.join(command)}` did not start")
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+        stop(self.process)
+        self.process = None
 
     def unique_url(self) -> str:
         """This server's URL with a fresh key prefix: each test sees only its own keys."""
@@ -152,14 +158,8 @@ class S3Server:
             unavailable("moto's S3 server", f"`{' '.join(command)}` did not start")
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+        stop(self.process)
+        self.process = None
 
     def bucket(self) -> str:
         """A new, empty bucket's name (CreateBucket over HTTP)."""

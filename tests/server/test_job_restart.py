@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.server.test_serve_process import COMMAND, environment, free_port
+from tests.server.test_serve_process import COMMAND, environment, free_port, wait_healthy
 
 
 @pytest.fixture
@@ -31,14 +31,8 @@ def server(tmp_path):
         )
         running.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("imagegate serve did not become healthy")
+        wait_healthy(url, process)
+        return url
 
     def kill() -> None:
         process = running[-1]

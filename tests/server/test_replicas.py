@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import openai
 import pytest
 
 from tests.realservers import free_port
+from tests.server.test_serve_process import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def replicas(tmp_path, redis_server):
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, started[-count:], strict=True):
-            _wait_healthy(url, process)
+            wait_healthy(url, process)
         return urls
 
     start.started = started
@@ -62,19 +62,6 @@ def replicas(tmp_path, redis_server):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"imagegate serve exited: {process.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("imagegate serve did not become healthy")
 
 
 def sdk(url: str, api_key: str) -> openai.OpenAI:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,25 @@ import httpx
 import openai
 import pytest
 
+from tests.realservers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "imagegate.cli", "serve"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def wait_healthy(url: str, process: subprocess.Popen[str], seconds: float = 60) -> None:
+    """Until `imagegate serve` at `url` answers /health with 200; fails at once if it exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            said = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"imagegate serve exited: {said}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("imagegate serve did not become healthy")
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -45,14 +55,8 @@ def serve(tmp_path):
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("imagegate serve did not become healthy")
+        wait_healthy(url, process)
+        return url
 
     yield start
     for process in started:
