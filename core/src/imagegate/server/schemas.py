@@ -214,18 +214,23 @@ class FamilyMember(_Answer):
     auth: AuthMode
 
 
-class ModelEntry(_Answer):
-    """An image model, or a family of them (`any/<family>`)."""
+class _ModelFields(_Answer):
+    """What every entry of GET /v1/models has, image or chat."""
 
     id: str
     object: Literal["model"]
     created: int
     owned_by: str
-    type: Literal["image"] = Field(description="`image`: for POST /v1/images/generations.")
     display_name: str
-    provider: str = Field(description="The provider's name; `any` for a family.")
     aliases: list[str] = Field(description="Other names that work in a request.")
     auth: AuthMode
+
+
+class ModelEntry(_ModelFields):
+    """An image model, or a family of them (`any/<family>`)."""
+
+    type: Literal["image"] = Field(description="`image`: for POST /v1/images/generations.")
+    provider: str = Field(description="The provider's name; `any` for a family.")
     image_format: str | None = Field(description="null for a family whose members differ.")
     capabilities: Capabilities = Field(description="For a family: what every member takes.")
     family: str | None = Field(default=None, description="Set on a family (`any/<family>`).")
@@ -234,18 +239,11 @@ class ModelEntry(_Answer):
     )
 
 
-class ChatModelEntry(_Answer):
+class ChatModelEntry(_ModelFields):
     """A chat model, for POST /v1/chat/completions and the `enhance` extension."""
 
-    id: str
-    object: Literal["model"]
-    created: int
-    owned_by: str
     type: Literal["chat"] = Field(description="`chat`: for POST /v1/chat/completions.")
-    display_name: str
     provider: str = Field(description="The provider's name.")
-    aliases: list[str] = Field(description="Other names that work in a request.")
-    auth: AuthMode
     context_length: int | None = Field(description="Tokens of context; null when unknown.")
 
 
