@@ -150,7 +150,7 @@ class Jobs:
             return record
         await self._put(record)
         await self._state(self._state_of().put(LIVE, job_id, {}, ttl=self.retention))
-        await self._claim(job_id, renew=True)
+        await self._claim(job_id)  # a new id: always free
         self._start(record, tokens, {})
         return record
 
@@ -459,13 +459,14 @@ class Jobs:
         """Keep holding a running job: its stream entry, or its claim."""
         if record.get("_stream"):
             return await self._state(self.runner.renew(record["id"]))
-        return await self._claim(record["id"], renew=True)
+        # only while it is still ours (StateStore.hold): never one another process took
+        mine = {"by": self.instance}
+        return await self._state(self._state_of().hold(CLAIMS, record["id"], mine, ttl=CLAIM_TTL))
 
-    async def _claim(self, job_id: str, *, renew: bool = False) -> bool:
-        state, mine = self._state_of(), {"by": self.instance}
-        if renew:  # only while it is still ours (StateStore.hold)
-            return await self._state(state.hold(CLAIMS, job_id, mine, ttl=CLAIM_TTL))
-        return await self._state(state.add(CLAIMS, job_id, mine, ttl=CLAIM_TTL)) is None
+    async def _claim(self, job_id: str) -> bool:
+        """Take the job's claim if nobody holds it."""
+        mine = {"by": self.instance}
+        return await self._state(self._state_of().add(CLAIMS, job_id, mine, ttl=CLAIM_TTL)) is None
 
     @staticmethod
     async def _state(operation):
