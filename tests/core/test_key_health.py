@@ -185,3 +185,36 @@ def test_a_second_process_knows_what_the_first_learnt():
     with imagegate.Gate(plugins=[plugin], tokens={"fake": "shared-token,other-token"}) as gate:
         gate.generate("a cat", model="fake/basic")
     assert tokens_sent(plugin) == ["other-token"]
+
+
+def test_requests_that_find_key_health_stale_at_once_share_one_store_read():
+    """Fifty concurrent calls with nothing read yet ask the store once, not fifty times
+    (with Redis or SQLite behind it, a read per caller each second adds up)."""
+    import asyncio
+
+    from imagegate.state.memory import MemoryState
+
+    class CountingState(MemoryState):
+        reads = 0
+
+        async def get_many(self, namespace, keys):
+            if namespace == "health":
+                CountingState.reads += 1
+                await asyncio.sleep(0.01)  # a round trip, as to SQLite's thread or Redis
+            return await super().get_many(namespace, keys)
+
+    plugin = FakePlugin()
+    store = CountingState()
+
+    async def fifty() -> None:
+        async with imagegate.Gate(
+            plugins=[plugin], tokens={"fake": "one-token-1"}, state=store
+        ) as gate:
+            results = await asyncio.gather(
+                *(gate.agenerate(f"cat {i}", model="fake/basic") for i in range(50))
+            )
+            assert all(len(r.images) == 1 for r in results)
+
+    asyncio.run(fifty())
+    assert len(plugin.calls) == 50
+    assert CountingState.reads == 1

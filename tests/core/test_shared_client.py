@@ -18,3 +18,30 @@ def test_a_cookie_a_provider_sets_is_not_sent_with_the_next_call(fake_upstream, 
         assert result.images[0].url
     first, second = fake_upstream.requests
     assert "cookie" not in first.headers and "cookie" not in second.headers
+
+
+def test_an_answer_is_freed_when_its_caller_lets_go_not_left_to_the_collector(fake_upstream):
+    """httpx binds a response and its stream to each other; the shared client unbinds them
+    once the body is read, so a busy server's answers do not pile up as cyclic garbage."""
+    import asyncio
+    import gc
+    import weakref
+
+    from imagegate.http import new_async_client
+
+    fake_upstream.always(Answer.openai_images())
+
+    async def one_answer() -> weakref.ref:
+        async with new_async_client() as client:
+            response = await client.post(f"{fake_upstream.url}/v1/images/generations", json={})
+            assert response.json()["data"]
+            assert response.content  # still readable after the stream gave way
+            return weakref.ref(response)
+
+    gc.collect()
+    gc.disable()
+    try:
+        gone = asyncio.run(one_answer())
+        assert gone() is None
+    finally:
+        gc.enable()

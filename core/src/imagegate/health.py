@@ -16,6 +16,7 @@ per token instead of on every request; another process's news arrives within tha
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,17 +106,37 @@ class KeyHealth:
         self.clock = clock
         self._read: dict[str, tuple[dict[str, Any] | None, float]] = {}
         """key -> (record or None for none, monotonic time it was read or written)."""
+        self._reading: dict[tuple[str, ...], asyncio.Task[None]] = {}
+        """The store reads under way, by their keys: the requests that find the same keys
+        stale at once share one read (at concurrency 50 each second's expiry otherwise sent
+        50 identical reads to the store)."""
 
     async def _records(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         now = time.monotonic()
-        stale = [k for k in keys if k not in self._read or now - self._read[k][1] > FRESH_FOR]
+        stale = tuple(k for k in keys if k not in self._read or now - self._read[k][1] > FRESH_FOR)
         if stale:
-            fetched = await self._store().get_many(NAMESPACE, stale)
-            for key in stale:
+            read = self._reading.get(stale)
+            if read is None or read.get_loop() is not asyncio.get_running_loop():
+                read = self._reading[stale] = asyncio.ensure_future(self._fetch(stale))
+                read.add_done_callback(lambda done: self._forget(stale, done))
+            await asyncio.shield(read)  # one caller leaving does not cancel the others' read
+        return {k: record for k in keys if (record := self._read.get(k, (None,))[0]) is not None}
+
+    async def _fetch(self, keys: tuple[str, ...]) -> None:
+        asked = time.monotonic()
+        fetched = await self._store().get_many(NAMESPACE, list(keys))
+        now = time.monotonic()
+        for key in keys:
+            if key not in self._read or self._read[key][1] <= asked:  # not written meanwhile
                 self._read[key] = (fetched.get(key), now)
-            if len(self._read) > 4096:  # tokens come and go; keep the memory bounded
-                self._read = {k: v for k, v in self._read.items() if now - v[1] <= FRESH_FOR}
-        return {k: record for k in keys if (record := self._read[k][0]) is not None}
+        if len(self._read) > 4096:  # tokens come and go; keep the memory bounded
+            self._read = {k: v for k, v in self._read.items() if now - v[1] <= FRESH_FOR}
+
+    def _forget(self, keys: tuple[str, ...], done: asyncio.Task[None]) -> None:
+        if self._reading.get(keys) is done:
+            del self._reading[keys]
+        if not done.cancelled():
+            done.exception()  # seen: each caller still waiting raises it itself
 
     async def check(
         self, provider: Provider, model: Model, tokens: Sequence[str | None]

@@ -10,6 +10,7 @@ outermost layer also refuses oversized request headers (`limits.headers_too_larg
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -25,6 +26,18 @@ __all__ = ["RequestLogMiddleware", "clean", "log"]
 log = logging.getLogger("imagegate.server")
 
 _GOOD_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ID_PREFIX = secrets.token_hex(4)
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """Hex digits (16 for the first 4 billion requests), unique per process and across
+    processes: a random prefix drawn once and a counter. A request id is for tracing, not
+    a secret, so it need not cost a `getrandom` system call per request (about 12 us,
+    ~1% of the server's CPU)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
 _CRASH = json.dumps(
     {
         "error": {
@@ -61,7 +74,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_id(scope) or secrets.token_hex(8)
+        request_id = _incoming_id(scope) or new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
@@ -105,6 +118,18 @@ class RequestLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
+
+
+def lean_records() -> None:
+    """Skip what a log record would gather that no line of `imagegate serve` prints: the
+    caller's file and line (a walk up the stack per record), thread, process and process
+    name. The logging HOWTO's "Optimization" section names these switches; together they
+    are about a third of the per-request log line's cost. For the serving process only
+    (`imagegate serve`): an app mounted elsewhere leaves its host's logging alone."""
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 async def _answer(send, status: int, body: bytes) -> None:

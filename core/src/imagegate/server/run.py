@@ -161,6 +161,7 @@ def serve(
 def app_from_env():
     """The app a uvicorn worker runs: settings from the environment."""
     from .app import MAX_BODY, create_app
+    from .logs import lean_records
 
     body = os.environ.get(MAX_BODY_ENV)
     app = create_app(
@@ -169,6 +170,7 @@ def app_from_env():
         max_body=parse_byte_size(body, MAX_BODY_ENV) if body else MAX_BODY,
     )
     app.state.tune_gc = True  # this process only serves: tune its collector (gc_tuning.py)
+    lean_records()  # and its log records (logs.py)
     return app
 
 
