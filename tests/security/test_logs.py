@@ -68,3 +68,26 @@ def test_a_caller_that_stalls_mid_body_gets_a_408(monkeypatch):
         server.stop()
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b'"BODY_TIMEOUT"' in answer
+
+
+def test_lines_keep_uvicorns_shape_and_each_request_has_its_own_id(serve):
+    """`imagegate serve` formats its lines itself (without uvicorn's copy of each record):
+    the same `LEVEL:    message` lines as uvicorn's own, and distinct 16-digit ids."""
+    import re
+
+    served = serve(**FAKE)
+    answers = [
+        httpx.post(
+            f"{served.url}/v1/images/generations", json={"prompt": "a cat", "model": "fake/basic"}
+        )
+        for _ in range(2)
+    ]
+    output = served.stop()
+    ids = [answer.headers["x-request-id"] for answer in answers]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", i) for i in ids) and ids[0] != ids[1]
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "INFO:     Application startup complete." in lines
+    for request_id in ids:
+        (line,) = [line for line in lines if f"request_id={request_id}" in line]
+        assert line.startswith("INFO:     POST /v1/images/generations model=fake/basic ")
+        assert " status=200 " in line

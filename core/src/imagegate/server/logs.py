@@ -18,6 +18,7 @@ import secrets
 import time
 
 from starlette.requests import ClientDisconnect
+from uvicorn.logging import DefaultFormatter
 
 from .limits import HEADERS_TOO_LARGE, headers_too_large
 
@@ -118,6 +119,21 @@ class RequestLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
+
+
+class LineFormatter(DefaultFormatter):
+    """uvicorn's default formatter (`INFO:     message`), without its copy of every record.
+
+    uvicorn copies each record so that colouring its level cannot touch the original; with
+    colours off (a log file, a pipe, a container's stdout) there is nothing to protect, and
+    the copy was about an eighth of the request log line's cost. The lines are the same."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if self.use_colors:
+            return super().formatMessage(record)
+        levelname = record.levelname
+        record.__dict__["levelprefix"] = levelname + ":" + " " * (8 - len(levelname))
+        return self._style.format(record)
 
 
 def lean_records() -> None:

@@ -174,10 +174,18 @@ def app_from_env():
     return app
 
 
+LINE_FORMATTER = "imagegate.server.logs.LineFormatter"
+"""uvicorn's default lines, made without copying each record (logs.py)."""
+
+
 def _log_config(level: str) -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
     config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config["formatters"] = {
+        **LOGGING_CONFIG["formatters"],
+        "default": {**LOGGING_CONFIG["formatters"]["default"], "()": LINE_FORMATTER},
+    }
     for name in ("imagegate.server", "imagegate.state"):  # state: Redis lost and back
         config["loggers"][name] = {
             "handlers": ["default"],

@@ -119,7 +119,19 @@ def fingerprint(token: str | None) -> str:
     """A short, stable name for a token that does not reveal it (`anonymous` for none)."""
     if not token:
         return "anonymous"
-    return hashlib.sha256(b"imagegate-token:" + token.encode()).hexdigest()[:12]
+    found = _PRINTS.get(token)
+    if found is None:
+        if len(_PRINTS) >= 1024:  # tokens come and go: the memory stays bounded
+            _PRINTS.clear()
+        found = _PRINTS[token] = hashlib.sha256(b"imagegate-token:" + token.encode()).hexdigest()[
+            :12
+        ]
+    return found
+
+
+_PRINTS: dict[str, str] = {}
+"""Fingerprints by token: a server names the same few tokens on every request, and the
+hash was a few microseconds each time (the tokens themselves are in memory anyway)."""
 
 
 class StateStore(ABC):
