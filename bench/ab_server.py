@@ -3,6 +3,7 @@
     cp -r core/src /tmp/before              # before a change; after it:
     uv run python bench/ab_server.py --a /tmp/before --b core/src
     uv run python bench/ab_server.py --a /tmp/before --b core/src --concurrency 1
+    uv run python bench/ab_server.py --a forwarder                 # against the reference
 
 On this kind of machine the CPU per request of one server drifts by 10-40% from minute to
 minute (neighbours on the host, the two cores shared with the load generator), far more
@@ -36,7 +37,21 @@ from server_load import (  # noqa: E402 - a sibling script
 )
 
 
+def start_forwarder(servers: Servers, name: str, upstream: str) -> Target:
+    port = free_port()
+    process = servers.start(
+        name,
+        [sys.executable, str(HERE / "forwarder.py"), "--port", str(port), "--upstream", upstream],
+    )
+    wait_healthy(f"http://127.0.0.1:{port}/health", process)
+    return Target(
+        name, f"http://127.0.0.1:{port}", A4F_MODEL, "Bearer bench-token-0001", process.pid
+    )
+
+
 def start_imagegate(servers: Servers, name: str, src: str, upstream: str, home: Path) -> Target:
+    if src == "forwarder":
+        return start_forwarder(servers, name, upstream)
     port = free_port()
     process = servers.start(
         name,
@@ -82,7 +97,9 @@ async def interleaved(a: Target, b: Target, args: argparse.Namespace) -> list[tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--a", required=True, help="the core/src to compare against")
+    parser.add_argument(
+        "--a", required=True, help="the core/src to compare against, or `forwarder`"
+    )
     parser.add_argument("--b", default=str(HERE.parent / "core" / "src"))
     parser.add_argument("--slices", type=int, default=10)
     parser.add_argument("--slice-seconds", type=float, default=2.0)
@@ -93,12 +110,7 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-ab-"))
     servers = Servers(logdir)
     try:
-        up_port = free_port()
-        upstream = servers.start(
-            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
-        )
-        wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
-        url = f"http://127.0.0.1:{up_port}"
+        url = servers.start_upstream()
         a = start_imagegate(servers, "A", args.a, url, logdir)
         b = start_imagegate(servers, "B", args.b, url, logdir)
         try:

@@ -147,6 +147,15 @@ class Servers:
         self.processes.append(process)
         return process
 
+    def start_upstream(self) -> str:
+        """`bench/upstream.py` on a free port, healthy; returns its base URL."""
+        port = free_port()
+        process = self.start(
+            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(port)]
+        )
+        wait_healthy(f"http://127.0.0.1:{port}/health", process)
+        return f"http://127.0.0.1:{port}"
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -383,6 +392,7 @@ def main() -> None:
                 info["memory_mb"][target.name] = {"idle_rss": round(rss_mb(target.pid), 1)}
         info["load_average_before"] = os.getloadavg()
         rows: list[Row] = []
+        rounds: list[dict[str, Row]] = []  # per scenario and round: each target's row
         # scenario by scenario, the targets one after the other (in turns across rounds), so
         # the figures compared in a scenario are taken under the same background load
         for delay in delays:
@@ -391,9 +401,11 @@ def main() -> None:
                     continue
                 for round_ in range(args.rounds):
                     turn = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
+                    rounds.append({})
                     for target in turn:
                         row = asyncio.run(run_load(target, delay, concurrency, args.duration))
                         rows.append(row)
+                        rounds[-1][target.name] = row
                         print(
                             f"{row.target:9} delay={row.delay_ms:3}ms c={row.concurrency:3} "
                             f"rps={row.rps:8.1f} p50={row.p50_ms:8.2f}ms "
@@ -413,9 +425,13 @@ def main() -> None:
     print_table(rows, info)
     print()
     print_targets(rows)
+    print()
+    paired = print_paired(rounds)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"info": info, "rows": [asdict(r) for r in rows]}, indent=2))
+    out.write_text(
+        json.dumps({"info": info, "rows": [asdict(r) for r in rows], "paired": paired}, indent=2)
+    )
     print(f"\nresults: {out}; server logs: {logdir}")
 
 
@@ -467,6 +483,61 @@ def print_targets(rows: list[Row]) -> None:
         if fw1:
             line += f"; the forwarder adds {fw1.p50_ms - up1.p50_ms:.2f} ms"
         print(line)
+
+
+def print_paired(rounds: list[dict[str, Row]]) -> dict[str, float]:
+    """The targets again, as medians of ratios taken within each round.
+
+    This machine's speed swings by a third from one minute to the next (it is shared), so
+    a ratio of two medians taken minutes apart can say 0.5x or 0.9x for the same code.
+    Within a round the targets run seconds apart; the median over rounds of each round's
+    own ratio is the steadier figure (bench/README.md)."""
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    def ratios(scenario: tuple[int, int], top: str, bottom: str, field: str) -> list[float]:
+        found = []
+        for round_ in rounds:
+            a, b = round_.get(top), round_.get(bottom)
+            if a and b and (a.delay_ms, a.concurrency) == scenario:
+                found.append(getattr(a, field) / getattr(b, field))
+        return found
+
+    def added(scenario: tuple[int, int], target: str) -> list[float]:
+        return [
+            r[target].p50_ms - r["upstream"].p50_ms
+            for r in rounds
+            if target in r
+            and "upstream" in r
+            and (r[target].delay_ms, r[target].concurrency) == scenario
+        ]
+
+    paired = {
+        "c50_vs_forwarder": median(ratios((0, 50), "imagegate", "forwarder", "rps")),
+        "c50_vs_litellm": median(ratios((0, 50), "imagegate", "litellm", "rps")),
+        "c50_cpu_vs_forwarder": median(ratios((0, 50), "imagegate", "forwarder", "cpu_ms")),
+        "c200_vs_upstream": median(ratios((500, 200), "imagegate", "upstream", "rps")),
+        "c200_forwarder_vs_upstream": median(ratios((500, 200), "forwarder", "upstream", "rps")),
+        "c1_added_ms": median(added((0, 1), "imagegate")),
+        "c1_forwarder_added_ms": median(added((0, 1), "forwarder")),
+    }
+    count = len([r for r in rounds if "imagegate" in r and r["imagegate"].concurrency == 50])
+    print(f"paired within rounds (medians over {count} rounds of each round's own ratio):")
+    print(
+        f"  c=50: imagegate/forwarder {paired['c50_vs_forwarder']:.2f}x requests/s "
+        f"(CPU per request {paired['c50_cpu_vs_forwarder']:.2f}x), "
+        f"imagegate/LiteLLM {paired['c50_vs_litellm']:.1f}x"
+    )
+    print(
+        f"  c=200, 500 ms: imagegate/upstream {paired['c200_vs_upstream']:.3f}x "
+        f"(the forwarder {paired['c200_forwarder_vs_upstream']:.3f}x)"
+    )
+    print(
+        f"  c=1: imagegate adds {paired['c1_added_ms']:.2f} ms at the median "
+        f"(the forwarder {paired['c1_forwarder_added_ms']:.2f} ms)"
+    )
+    return paired
 
 
 def print_table(rows: list[Row], info: dict) -> None:

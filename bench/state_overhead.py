@@ -35,11 +35,7 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-state-bench-"))
     servers = Servers(logdir)
     try:
-        up_port = free_port()
-        upstream = servers.start(
-            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
-        )
-        wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
+        upstream = servers.start_upstream()
         targets = {}
         for name, state_url in (("memory", "memory:"), ("sqlite", "")):
             port = free_port()
@@ -48,7 +44,7 @@ def main() -> None:
                 f"imagegate-{name}",
                 [sys.executable, "-c", f"from imagegate.server import serve; serve(port={port})"],
                 env={
-                    "IMAGEGATE_A4F_BASE_URL": f"http://127.0.0.1:{up_port}/v1",
+                    "IMAGEGATE_A4F_BASE_URL": f"{upstream}/v1",
                     "IMAGEGATE_LOAD_PLUGINS": "a4f",
                     "IMAGEGATE_STATE_URL": state_url,
                     "IMAGEGATE_HOME": str(home),

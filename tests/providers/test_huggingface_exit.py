@@ -8,10 +8,12 @@ gradio_client thread would hang there for the Space's ten minutes.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -50,10 +52,26 @@ def start(script: str, emulator) -> subprocess.Popen[str]:
     )
 
 
+LINE_WITHIN = 120.0
+"""Seconds the script has to print its line (a generous bound: it takes a few)."""
+
+
+def next_line(process: subprocess.Popen[str]) -> str:
+    """The script's next line of stdout; a failure, not a hung suite, if none comes."""
+    assert process.stdout is not None
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=LINE_WITHIN)
+    except queue.Empty:
+        process.kill()
+        process.wait()
+        pytest.fail(f"the script printed nothing in {LINE_WITHIN:g}s: {process.stderr.read()}")
+
+
 def ended_soon_after(process: subprocess.Popen[str], line: str) -> str:
     """Read stdout up to `line`, then require the process to end within HANG seconds."""
-    assert process.stdout is not None
-    seen = process.stdout.readline()
+    seen = next_line(process)
     assert seen.strip() == line, seen + (process.stderr.read() if process.stderr else "")
     try:
         process.wait(timeout=HANG)
