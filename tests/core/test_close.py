@@ -96,3 +96,39 @@ def test_the_plugin_check_knows_the_close_hook():
     assert check_hooks(Good()) == []
     (problem,) = check_hooks(Async())
     assert "close is `async def`" in problem
+
+
+def test_a_script_using_imagegate_generate_exits_without_unclosed_session_notices(
+    fake_upstream, tmp_path
+):
+    """The module-level `imagegate.generate` keeps a gate until exit; at exit its HTTP
+    client is closed on its own loop, so aiohttp has nothing to complain about."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from imagegate.testing import Answer
+
+    fake_upstream.always(Answer.openai_images())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
+    env.update(
+        IMAGEGATE_A4F_BASE_URL=f"{fake_upstream.url}/v1",
+        IMAGEGATE_LOAD_PLUGINS="a4f",
+        IMAGEGATE_HOME=str(tmp_path),
+        IMAGEGATE_A4F_TOKEN="a4f-key-0001",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    script = (
+        "import imagegate\n"
+        "result = imagegate.generate('a cat', model='a4f/provider-4/imagen-3.5',"
+        " response_format='url')\n"
+        "print('made', len(result.images), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "made 1"
+    assert "Unclosed" not in done.stderr, done.stderr
+    assert done.stderr.strip() == ""

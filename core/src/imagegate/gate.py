@@ -477,8 +477,15 @@ class Gate:
                 self._portal = self._portal_cm.__enter__()
                 # A gate nobody closed must not hang interpreter exit: stop its portal at
                 # exit (atexit time, threads still alive), not when finalization collects it.
+                # At exit the gate is still alive: close its clients on their loop first, or
+                # aiohttp prints "Unclosed client session" after a script's last line.
                 self._portal_finalizer = weakref.finalize(
-                    self, _stop_portal, self._portal, self._portal_cm, self._calls
+                    self,
+                    _stop_portal,
+                    self._portal,
+                    self._portal_cm,
+                    self._calls,
+                    weakref.WeakMethod(self.aclose),
                 )
             portal = self._portal
 
@@ -518,9 +525,9 @@ class Gate:
         """`aclose` for blocking use; a call still running on this gate's own event-loop
         thread (one whose caller was interrupted) is cancelled rather than waited for."""
         with self._lock:
-            portal, finalizer = self._portal, self._portal_finalizer
+            portal, portal_cm, finalizer = self._portal, self._portal_cm, self._portal_finalizer
             self._portal = self._portal_cm = self._portal_finalizer = None
-        if portal is None or finalizer is None or not finalizer.alive:
+        if portal is None or finalizer is None or not finalizer.detach():
             self._close_plugins()  # no loop of our own (left): nothing else to close on one
             return
         try:
@@ -528,7 +535,7 @@ class Gate:
             portal.call(_cancel_calls, self._calls)
             portal.call(self.aclose)
         finally:
-            finalizer()  # stops the portal, once
+            _stop_portal(portal, portal_cm, self._calls)  # once: the finalizer is detached
 
     def _close_plugins(self) -> None:
         for hook in self._pm.hook.close.get_hookimpls():
@@ -557,11 +564,21 @@ class Gate:
         self.close()
 
 
-def _stop_portal(portal: Any, portal_cm: Any, calls: set[asyncio.Task[Any] | None]) -> None:
+def _stop_portal(
+    portal: Any,
+    portal_cm: Any,
+    calls: set[asyncio.Task[Any] | None],
+    closer: weakref.WeakMethod[Callable[[], Awaitable[None]]] | None = None,
+) -> None:
     """Stop a gate's event-loop thread without waiting on a provider: what still runs there
-    is cancelled, with a moment to send its cancels."""
+    is cancelled, with a moment to send its cancels; then the gate's `aclose`, when the
+    gate is still there to close (at exit, not when it was collected)."""
     with contextlib.suppress(Exception):
         portal.call(_cancel_calls, calls)
+    aclose = closer() if closer is not None else None
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            portal.call(aclose)
     with contextlib.suppress(Exception):
         portal.call(portal.stop, True)  # cancel_remaining
     with contextlib.suppress(Exception):
