@@ -219,7 +219,12 @@ def test_the_plugin_alone_lists_only_channel_models(tmp_path):
     assert run("channels", "add", "openai", "--preset", "openai").returncode == 0
     listed = run("models", "--json")
     assert listed.returncode == 0, listed.stderr
-    ids = {m["full_id"] for m in json.loads(listed.stdout)}
+    entries = json.loads(listed.stdout)
+    assert {m["full_id"] for m in entries if m["type"] == "chat"} == {
+        "openai/gpt-5.4-mini",
+        "openai/gpt-5.4-nano",
+    }
+    ids = {m["full_id"] for m in entries if m["type"] == "image"}
     assert ids == {
         "openai/gpt-image-2",
         "openai/gpt-image-2.5-sunburst",

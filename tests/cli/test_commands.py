@@ -49,6 +49,27 @@ def test_models_json(invoke):
     assert basic["capabilities"]["steps"] == {"min": 1, "max": 50, "default": 9}
 
 
+def test_models_lists_chat_models_too_and_shows_one(invoke, monkeypatch):
+    monkeypatch.setenv("IMAGEGATE_LOAD_PLUGINS", "a4f")  # the real A4F plugin: one chat model
+    listed = invoke("models", "--provider", "a4f")
+    assert listed.code == 0
+    images, chats = listed.stdout.split("CHAT MODEL")
+    assert "a4f/provider-4/imagen-3.5" in images and "a4f/provider-3/deepseek-v3" not in images
+    assert "a4f/provider-3/deepseek-v3" in chats and "a4f/deepseek-v3" in chats
+    document = json.loads(invoke("models", "--provider", "a4f", "--json").stdout)
+    kinds = {m["full_id"]: m["type"] for m in document}
+    assert kinds["a4f/provider-3/deepseek-v3"] == "chat"
+    assert kinds["a4f/provider-4/imagen-3.5"] == "image"
+    shown = invoke("models", "show", "a4f/deepseek-v3")  # an alias, as typed
+    assert shown.code == 0
+    assert shown.stdout.splitlines()[0] == "a4f/provider-3/deepseek-v3"
+    assert "--enhance-model a4f/provider-3/deepseek-v3" in shown.stdout
+    assert json.loads(invoke("models", "show", "a4f/deepseek-v3", "--json").stdout)["type"] == (
+        "chat"
+    )
+    assert invoke("models", "show", "a4f/no-such-model").code == 2
+
+
 def test_models_show_tells_everything_about_one_model(invoke):
     done = invoke("models", "show", "fake/b")
     assert done.code == 0

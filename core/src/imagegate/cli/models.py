@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from imagegate.catalog import alias_names
+from imagegate.errors import InvalidModel
 
 from . import factory, table
 
 if TYPE_CHECKING:
-    from imagegate import Gate, Model, Provider
+    from imagegate import ChatModel, Gate, Model, Provider
     from imagegate.catalog import Family
 
 
@@ -27,7 +28,9 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
     Use the MODEL column (or an alias with the provider's prefix, e.g. `ms/flux-2`) with
     `imagegate generate -m`. `imagegate models show ID` tells everything about one model.
     A FAMILY (`any/z-image-turbo`) is the same open model at several providers, served by
-    the best member that can serve at the time; `--provider any` lists only those.
+    the best member that can serve at the time; `--provider any` lists only those. A CHAT
+    MODEL rewrites prompts (`imagegate generate --enhance-model ID`) and answers the
+    server's /v1/chat/completions.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -35,21 +38,28 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
     only_families = (provider or "").lower() == "any"
     found = [] if only_families else gate.list_models(provider)
     families = gate.list_families() if only_families or not provider else []
+    chats = [] if only_families else gate.list_chat_models(provider)
     if as_json:
         documents = [_model_json(m) for m in found] + [_family_json(f) for f in families]
+        documents += [_chat_json(c) for c in chats]
         click.echo(json.dumps(documents, indent=2, ensure_ascii=False))
         return
-    if not found and not families:
+    if not found and not families and not chats:
         where = f" for provider {provider!r}" if provider else ""
         click.echo(f"No models{where}. `imagegate providers` shows what is installed.", err=True)
         return
+    tables = []
     if found:
-        click.echo(_models_table(found))
+        tables.append(_models_table(found))
     if families:
-        if found:
-            click.echo()
         rows = [[f.full_id, ", ".join(m.full_id for m in f.members)] for f in families]
-        click.echo(table.render(["FAMILY", "MEMBERS"], rows))
+        tables.append(table.render(["FAMILY", "MEMBERS"], rows))
+    if chats:
+        rows = [
+            [c.provider.id, c.full_id, table.dash(_chat_aliases(c)), c.display_name] for c in chats
+        ]
+        tables.append(table.render(["PROVIDER", "CHAT MODEL", "ALIASES", "NAME"], rows))
+    click.echo("\n\n".join(tables))
 
 
 def _models_table(found: list[Model]) -> str:
@@ -84,7 +94,14 @@ def show(model_id: str, as_json: bool) -> None:
         else:
             click.echo(_describe_family(family, gate))
         return
-    model = gate.get_model(model_id)
+    try:
+        model = gate.get_model(model_id)
+    except InvalidModel:
+        chat = _chat_named(gate, model_id)
+        if chat is None:
+            raise
+        _show_chat(gate, chat, as_json)
+        return
     tokens = gate.tokens_for(model.provider)
     if as_json:
         document = _model_json(model)
@@ -98,7 +115,55 @@ def show(model_id: str, as_json: bool) -> None:
 
 
 def _model_json(model: Model) -> dict[str, Any]:
-    return model.model_dump(mode="json")
+    return {**model.model_dump(mode="json"), "type": "image"}
+
+
+def _chat_json(chat: ChatModel) -> dict[str, Any]:
+    """A chat model's fields, `type: chat` (as in the server's /v1/models)."""
+    return {**chat.model_dump(mode="json"), "type": "chat"}
+
+
+def _chat_aliases(chat: ChatModel) -> list[str]:
+    return [f"{chat.provider.model_prefix}/{alias}" for alias in chat.aliases]
+
+
+def _chat_named(gate: Gate, model_id: str) -> ChatModel | None:
+    """The chat model `model_id` names, or None (`models show` takes both kinds)."""
+    try:
+        return gate.catalog.chat.resolve(model_id).model
+    except InvalidModel:
+        return None
+
+
+def _show_chat(gate: Gate, chat: ChatModel, as_json: bool) -> None:
+    provider = chat.provider
+    tokens = gate.tokens_for(provider)
+    if as_json:
+        document = _chat_json(chat)
+        document["token"] = {"configured": bool(tokens), "source": tokens.source}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    token = (
+        f"{len(tokens.tokens)} from {tokens.source}"
+        if tokens.source
+        else ("not needed" if provider.auth == "none" else "not configured")
+    )
+    fields: list[tuple[str, object]] = [
+        ("kind", "chat (LLM) model"),
+        ("name", chat.display_name),
+        ("description", chat.description),
+        ("provider's id", chat.id),
+        ("aliases", _chat_aliases(chat)),
+        ("context", f"{chat.context_length:,} tokens" if chat.context_length else None),
+        ("provider", f"{provider.display_name} ({provider.id})"),
+        ("token", token),
+        ("token env", provider.token_env),
+        ("use it with", f"imagegate generate --enhance-model {chat.full_id} PROMPT"),
+        ("or", "POST /v1/chat/completions on `imagegate serve`"),
+    ]
+    width = max(len(name) for name, _ in fields)
+    lines = [chat.full_id] + [f"  {name.ljust(width)}  {table.dash(v)}" for name, v in fields]
+    click.echo("\n".join(lines))
 
 
 def _base_url(provider: Provider) -> str:
