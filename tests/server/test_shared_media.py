@@ -48,3 +48,22 @@ def test_with_presign_the_server_redirects_to_the_store(live_server, s3_url):
     assert answer.status_code == 307
     assert "X-Amz-Signature=" in answer.headers["location"]
     assert httpx.get(url, follow_redirects=True).content == png_bytes(8, 8, 2)
+
+
+def test_health_is_503_while_the_image_store_cannot_be_reached(live_server, s3_url, s3_server):
+    """A load balancer reading /health stops sending traffic to a replica whose images
+    cannot be stored; the answer names the kind of store, never its address or keys."""
+    reachable = live_server(new_gate(s3_url))
+    fine = httpx.get(f"{reachable}/health")
+    assert fine.status_code == 200 and fine.json()["status"] == "ok"
+    assert fine.json()["storage"]["images"] == "s3"
+    assert "degraded" not in fine.json()["storage"]
+
+    unreachable = live_server(new_gate("s3://bucket/images?endpoint=http://127.0.0.1:1"))
+    down = httpx.get(f"{unreachable}/health", timeout=30)
+    assert down.status_code == 503
+    body = down.json()
+    assert body["status"] == "unavailable"
+    (problem,) = body["storage"]["degraded"]
+    assert problem.startswith("the image store (s3) ")
+    assert "127.0.0.1:1" not in down.text and s3_server.secret_key not in down.text

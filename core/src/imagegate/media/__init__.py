@@ -126,6 +126,11 @@ class MediaStore(ABC):
         """Wait until every `put` so far is durable (backends that write behind)."""
         return None
 
+    async def check(self) -> None:
+        """Raise `MediaUnavailable` when the store cannot be reached now (/health asks);
+        a store on this machine's disk or in memory is always reachable."""
+        return None
+
     async def link(self, key: str) -> str | None:
         """A URL a client may fetch `key` from directly (a presigned object URL), or None:
         the server sends the bytes itself."""

@@ -42,6 +42,8 @@ __all__ = ["MediaUnavailable", "S3Media"]
 REFRESH_AFTER = 3600.0
 """Seconds after which a `put` of bytes already stored re-uploads them (retention)."""
 CHUNK = 256 * 1024
+PROBE_KEY = "imagegate-health-probe"
+"""What `check` asks the bucket about: no image is ever stored under this name."""
 
 
 class S3Media(MediaStore):
@@ -186,6 +188,11 @@ class S3Media(MediaStore):
             return await obstore.sign_async(self._store, "GET", key, timedelta(seconds=seconds))
         except Exception as exc:
             raise self._unavailable("signing a link for", exc) from None
+
+    async def check(self) -> None:
+        """One metadata read of a key that is never written: "not found" is an answer from
+        the bucket (reachable, credentials accepted), anything else is `MediaUnavailable`."""
+        await self._meta(PROBE_KEY)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from .openapi import error_responses, install_openapi
 from .ratelimit import RATE_LIMIT_ENV, RateLimitMiddleware, parse_rate_limits
 from .schemas import GenerationBody, Health, ImagesResponse, ModelList, ModelListing
 from .statecheck import state_health
-from .storage import storage_health
+from .storage import MediaProbe, storage_health
 
 __all__ = ["create_app"]
 
@@ -193,18 +193,25 @@ def create_app(
     async def root() -> Response:
         return json_response({"status": "ok"})
 
+    media_probe = MediaProbe()
+
     @app.get(
         "/health",
         response_model=Health,
-        responses={503: {"model": Health, "description": "The shared state store is down"}},
+        responses={
+            503: {"model": Health, "description": "The shared state or image store is down"}
+        },
     )
     async def health() -> Response:
         """Liveness, with the providers and model count this server offers."""
         catalog = gate.catalog
         state = gate.state
         status, code, problem = await state_health(state)
-        storage = storage_health(gate, history=history)
-        if status == "ok" and storage.get("degraded"):
+        unreachable = await media_probe.problem(gate.media)
+        storage = storage_health(gate, history=history, unreachable=unreachable)
+        if unreachable:  # the images of most answers cannot be stored: send traffic elsewhere
+            status, code = "unavailable", 503
+        elif status == "ok" and storage.get("degraded"):
             status = "degraded"
         return json_response(
             {

@@ -269,14 +269,17 @@ class StorageHealth(_Answer):
     retention_seconds: float = Field(description="How long images and records are kept.")
     pass_links: list[str] = Field(description="Providers whose own links are passed through.")
     degraded: list[str] | None = Field(
-        default=None, description="What does not persist now (e.g. images kept in memory)."
+        default=None,
+        description="What does not persist now (images kept in memory, an image store that "
+        "cannot be reached).",
     )
 
 
 class Health(_Answer):
     status: Literal["ok", "degraded", "unavailable"] = Field(
         description="`degraded`: the state store or the image store is not the one "
-        "configured; `unavailable` (with HTTP 503): the shared state store cannot be reached."
+        "configured; `unavailable` (with HTTP 503): the shared state store or the shared "
+        "image store (S3) cannot be reached."
     )
     version: str
     providers: list[str]
