@@ -123,9 +123,8 @@ def fingerprint(token: str | None) -> str:
     if found is None:
         if len(_PRINTS) >= 1024:  # tokens come and go: the memory stays bounded
             _PRINTS.clear()
-        found = _PRINTS[token] = hashlib.sha256(b"imagegate-token:" + token.encode()).hexdigest()[
-            :12
-        ]
+        digest = hashlib.sha256(b"imagegate-token:" + token.encode()).hexdigest()
+        found = _PRINTS[token] = digest[:12]
     return found
 
 
