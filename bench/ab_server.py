@@ -110,7 +110,7 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-ab-"))
     servers = Servers(logdir)
     try:
-        url = servers.start_upstream()
+        url, _ = servers.start_upstream()
         a = start_imagegate(servers, "A", args.a, url, logdir)
         b = start_imagegate(servers, "B", args.b, url, logdir)
         try:

@@ -151,14 +151,11 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-profile-"))
     servers = Servers(logdir)
     try:
-        up_port, ig_port = free_port(), free_port()
-        upstream = servers.start(
-            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
-        )
-        wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
+        upstream, _ = servers.start_upstream()
+        ig_port = free_port()
         if args.target == "forwarder":
             command = [sys.executable, str(HERE / "forwarder.py"), "--port", str(ig_port)]
-            command += ["--upstream", f"http://127.0.0.1:{up_port}"]
+            command += ["--upstream", upstream]
         else:
             command = [
                 sys.executable,
@@ -169,7 +166,7 @@ def main() -> None:
             args.target,
             command,
             env={
-                "IMAGEGATE_A4F_BASE_URL": f"http://127.0.0.1:{up_port}/v1",
+                "IMAGEGATE_A4F_BASE_URL": f"{upstream}/v1",
                 "IMAGEGATE_LOAD_PLUGINS": "a4f",
                 "IMAGEGATE_HOME": str(logdir / "home"),
                 "IMAGEGATE_PASS_LINKS": "a4f",

@@ -62,10 +62,10 @@ def start_redis(servers: Servers, logdir: Path) -> str:
     sys.exit("redis-server did not start")
 
 
-def start_replica(servers, logdir, name, up_port, state_url, rate_limit) -> Target:
+def start_replica(servers, logdir, name, upstream, state_url, rate_limit) -> Target:
     port = free_port()
     env = {
-        "IMAGEGATE_A4F_BASE_URL": f"http://127.0.0.1:{up_port}/v1",
+        "IMAGEGATE_A4F_BASE_URL": f"{upstream}/v1",
         "IMAGEGATE_LOAD_PLUGINS": "a4f",
         "IMAGEGATE_STATE_URL": state_url,
         "IMAGEGATE_HOME": str(logdir / f"home-{name}"),
@@ -152,18 +152,14 @@ def main() -> None:
             print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
             asyncio.run(store_ops(start_redis(servers, logdir), logdir))
             return
-        up_port = free_port()
-        upstream = servers.start(
-            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
-        )
-        wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
+        upstream, _ = servers.start_upstream()
         redis_url = start_redis(servers, logdir)
         sqlite = [
-            start_replica(servers, logdir, f"sqlite-{n}", up_port, "", args.rate_limit)
+            start_replica(servers, logdir, f"sqlite-{n}", upstream, "", args.rate_limit)
             for n in range(2)
         ]
         redis = [
-            start_replica(servers, logdir, f"redis-{n}", up_port, redis_url, args.rate_limit)
+            start_replica(servers, logdir, f"redis-{n}", upstream, redis_url, args.rate_limit)
             for n in range(2)
         ]
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)

@@ -147,14 +147,14 @@ class Servers:
         self.processes.append(process)
         return process
 
-    def start_upstream(self) -> str:
-        """`bench/upstream.py` on a free port, healthy; returns its base URL."""
+    def start_upstream(self) -> tuple[str, subprocess.Popen]:
+        """`bench/upstream.py` on a free port, healthy: its base URL and its process."""
         port = free_port()
         process = self.start(
             "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(port)]
         )
         wait_healthy(f"http://127.0.0.1:{port}/health", process)
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{port}", process
 
     def stop(self) -> None:
         for process in self.processes:
@@ -264,12 +264,8 @@ def main() -> None:
         "startup_s": {},
     }
     try:
-        up_port, ig_port = free_port(), free_port()
-        upstream = servers.start(
-            "upstream", [sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)]
-        )
-        wait_healthy(f"http://127.0.0.1:{up_port}/health", upstream)
-        upstream_url = f"http://127.0.0.1:{up_port}"
+        upstream_url, upstream = servers.start_upstream()
+        ig_port = free_port()
         targets = [
             Target("upstream", upstream_url, A4F_MODEL, "Bearer bench-token-0001", upstream.pid)
         ]

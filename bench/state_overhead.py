@@ -35,7 +35,7 @@ def main() -> None:
     logdir = Path(tempfile.mkdtemp(prefix="imagegate-state-bench-"))
     servers = Servers(logdir)
     try:
-        upstream = servers.start_upstream()
+        upstream, _ = servers.start_upstream()
         targets = {}
         for name, state_url in (("memory", "memory:"), ("sqlite", "")):
             port = free_port()

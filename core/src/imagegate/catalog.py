@@ -21,9 +21,17 @@ import pluggy
 
 from .chat import ChatIndex
 from .errors import InvalidModel, NotInstalled
-from .models import Capabilities, FloatRange, IntRange, Model, Provider
+from .models import Capabilities, ChatModel, FloatRange, IntRange, Model, Provider
 
-__all__ = ["DEFAULT_MODEL", "FAMILY_PREFIX", "FIRST_PARTY", "Catalog", "Family", "alias_names"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "FAMILY_PREFIX",
+    "FIRST_PARTY",
+    "Catalog",
+    "Family",
+    "alias_names",
+    "chat_alias_names",
+]
 
 DEFAULT_MODEL = "hf/z-image-turbo"
 BARE_PREFIX = "hf"
@@ -49,6 +57,12 @@ def alias_names(model: Model) -> list[str]:
     if prefix == BARE_PREFIX:
         names += [model.id, *model.aliases]
     return names
+
+
+def chat_alias_names(model: ChatModel) -> list[str]:
+    """A chat model's other names as a user types them (prefixed), the same in
+    `imagegate models` and `/v1/models`."""
+    return [f"{model.provider.model_prefix}/{alias}" for alias in model.aliases]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imagegate.catalog import alias_names
+from imagegate.catalog import alias_names, chat_alias_names
 from imagegate.errors import InvalidModel
 
 from . import factory, table
@@ -56,7 +56,8 @@ def models(ctx: click.Context, provider: str | None, as_json: bool) -> None:
         tables.append(table.render(["FAMILY", "MEMBERS"], rows))
     if chats:
         rows = [
-            [c.provider.id, c.full_id, table.dash(_chat_aliases(c)), c.display_name] for c in chats
+            [c.provider.id, c.full_id, table.dash(chat_alias_names(c)), c.display_name]
+            for c in chats
         ]
         tables.append(table.render(["PROVIDER", "CHAT MODEL", "ALIASES", "NAME"], rows))
     click.echo("\n\n".join(tables))
@@ -123,16 +124,19 @@ def _chat_json(chat: ChatModel) -> dict[str, Any]:
     return {**chat.model_dump(mode="json"), "type": "chat"}
 
 
-def _chat_aliases(chat: ChatModel) -> list[str]:
-    return [f"{chat.provider.model_prefix}/{alias}" for alias in chat.aliases]
-
-
 def _chat_named(gate: Gate, model_id: str) -> ChatModel | None:
     """The chat model `model_id` names, or None (`models show` takes both kinds)."""
     try:
-        return gate.catalog.chat.resolve(model_id).model
+        return gate.get_chat_model(model_id)
     except InvalidModel:
         return None
+
+
+def _token_text(provider: Provider, source: str | None, count: int) -> str:
+    """How many tokens a provider has and from where, or why none is needed."""
+    if source:
+        return f"{count} from {source}"
+    return "not needed" if provider.auth == "none" else "not configured"
 
 
 def _show_chat(gate: Gate, chat: ChatModel, as_json: bool) -> None:
@@ -143,17 +147,13 @@ def _show_chat(gate: Gate, chat: ChatModel, as_json: bool) -> None:
         document["token"] = {"configured": bool(tokens), "source": tokens.source}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    token = (
-        f"{len(tokens.tokens)} from {tokens.source}"
-        if tokens.source
-        else ("not needed" if provider.auth == "none" else "not configured")
-    )
+    token = _token_text(provider, tokens.source, len(tokens.tokens))
     fields: list[tuple[str, object]] = [
         ("kind", "chat (LLM) model"),
         ("name", chat.display_name),
         ("description", chat.description),
         ("provider's id", chat.id),
-        ("aliases", _chat_aliases(chat)),
+        ("aliases", chat_alias_names(chat)),
         ("context", f"{chat.context_length:,} tokens" if chat.context_length else None),
         ("provider", f"{provider.display_name} ({provider.id})"),
         ("token", token),
@@ -240,11 +240,7 @@ def _describe(model: Model, token_source: str | None, token_count: int) -> str:
     from imagegate.validation import size_rule
 
     sizes = size_rule(caps)
-    token = (
-        f"{token_count} from {token_source}"
-        if token_source
-        else ("not needed" if provider.auth == "none" else "not configured")
-    )
+    token = _token_text(provider, token_source, token_count)
     sections: list[tuple[str, list[tuple[str, object]]]] = [
         (
             model.full_id,

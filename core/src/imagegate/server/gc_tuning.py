@@ -11,8 +11,8 @@ every collection's way.
 With the shared client no longer leaving a reference cycle per answer (`imagegate.http`),
 what a request allocates is freed by reference counting when it ends, so the young
 generation can be larger: a collection every 10,000 net allocations instead of 700. At
-concurrency 50 the collector's time fell from about 1.9 s to 0.15 s per 17,000 requests and
-the server's CPU per request by about 6% (bench/README.md). Before the cycle was gone, a
+concurrency 50 the collector's share of the server's time fell from about a seventh to under
+1%, and the CPU per request by about 6% (bench/README.md). Before the cycle was gone, a
 larger young generation let that garbage pile up and cost more than it saved.
 
 Only `imagegate serve` does this (`app.state.tune_gc`); an app mounted in another process

@@ -18,7 +18,6 @@ import secrets
 import time
 
 from starlette.requests import ClientDisconnect
-from uvicorn.logging import DefaultFormatter
 
 from .limits import HEADERS_TOO_LARGE, headers_too_large
 
@@ -119,33 +118,6 @@ class RequestLogMiddleware:
                     (time.perf_counter() - started) * 1000,
                     request_id,
                 )
-
-
-class LineFormatter(DefaultFormatter):
-    """uvicorn's default formatter (`INFO:     message`), without its copy of every record.
-
-    uvicorn copies each record so that colouring its level cannot touch the original; with
-    colours off (a log file, a pipe, a container's stdout) there is nothing to protect, and
-    the copy was about an eighth of the request log line's cost. The lines are the same."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        if self.use_colors:
-            return super().formatMessage(record)
-        levelname = record.levelname
-        record.__dict__["levelprefix"] = levelname + ":" + " " * (8 - len(levelname))
-        return self._style.format(record)
-
-
-def lean_records() -> None:
-    """Skip what a log record would gather that no line of `imagegate serve` prints: the
-    caller's file and line (a walk up the stack per record), thread, process and process
-    name. The logging HOWTO's "Optimization" section names these switches; together they
-    are about a third of the per-request log line's cost. For the serving process only
-    (`imagegate serve`): an app mounted elsewhere leaves its host's logging alone."""
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
 
 
 async def _answer(send, status: int, body: bytes) -> None:

@@ -9,7 +9,7 @@ says which is which: `image` (models and families) or `chat`.
 
 from __future__ import annotations
 
-from imagegate.catalog import Family, alias_names
+from imagegate.catalog import Family, alias_names, chat_alias_names
 from imagegate.models import ChatModel, Model
 
 __all__ = ["CREATED", "chat_entry", "family_entry", "model_entry"]
@@ -69,7 +69,7 @@ def chat_entry(model: ChatModel) -> dict:
         "type": "chat",
         "display_name": model.display_name,
         "provider": provider.display_name,
-        "aliases": [f"{provider.model_prefix}/{alias}" for alias in model.aliases],
+        "aliases": chat_alias_names(model),
         "auth": provider.auth,
         "context_length": model.context_length,
     }

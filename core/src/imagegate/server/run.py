@@ -124,6 +124,8 @@ def serve(
     worker; `max_jobs` async jobs run at once in each (`IMAGEGATE_MAX_JOBS`)."""
     import uvicorn
 
+    from .serve_logs import log_config
+
     api_key = api_key or os.environ.get("IMAGEGATE_API_KEY") or None
     os.environ[TIMEOUT_ENV] = str(check_timeout(timeout))
     if max_body is not None:
@@ -150,7 +152,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,  # our own one line per request replaces uvicorn's
-        log_config=_log_config(log_level),
+        log_config=log_config(log_level),
         log_level=log_level,
         timeout_keep_alive=30,
         http=http,
@@ -161,7 +163,7 @@ def serve(
 def app_from_env():
     """The app a uvicorn worker runs: settings from the environment."""
     from .app import MAX_BODY, create_app
-    from .logs import lean_records
+    from .serve_logs import lean_records
 
     body = os.environ.get(MAX_BODY_ENV)
     app = create_app(
@@ -170,26 +172,5 @@ def app_from_env():
         max_body=parse_byte_size(body, MAX_BODY_ENV) if body else MAX_BODY,
     )
     app.state.tune_gc = True  # this process only serves: tune its collector (gc_tuning.py)
-    lean_records()  # and its log records (logs.py)
+    lean_records()  # and its log records (serve_logs.py)
     return app
-
-
-LINE_FORMATTER = "imagegate.server.logs.LineFormatter"
-"""uvicorn's default lines, made without copying each record (logs.py)."""
-
-
-def _log_config(level: str) -> dict:
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
-    config["formatters"] = {
-        **LOGGING_CONFIG["formatters"],
-        "default": {**LOGGING_CONFIG["formatters"]["default"], "()": LINE_FORMATTER},
-    }
-    for name in ("imagegate.server", "imagegate.state"):  # state: Redis lost and back
-        config["loggers"][name] = {
-            "handlers": ["default"],
-            "level": level.upper(),
-            "propagate": False,
-        }
-    return config
